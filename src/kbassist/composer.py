@@ -1,0 +1,177 @@
+"""The offline backend: a deterministic composer that answers only with approved wording.
+
+It quotes claims verbatim, describes roadmap items only with their approved wording and
+status, and says the package's ``unknown_answer`` when retrieval finds nothing relevant.
+It never writes a number, customer name or status of its own. Pure: no IO.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from kbassist.chunks import Chunk, Hit
+from kbassist.knowledge.models import KnowledgePackage, RoadmapItem
+from kbassist.roadmap_policy import approved_wording, find_mentions
+
+# Cosine similarity (MiniLM) below which the best passage is not about the question.
+UNKNOWN_THRESHOLD = 0.30
+# Passages scoring below this fraction of the best dense score are left out of the answer.
+RELATIVE_CUTOFF = 0.80
+MAX_SOURCES = 4
+AUTHORITY = {"claim": 0, "roadmap": 1, "icp": 2, "messaging": 3, "reference": 4}
+
+_WORD = re.compile(r"[a-z0-9]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_STOP = frozenset(
+    "a an the is are was were be been of to in on for and or with by at from as it its this "
+    "that these those do does did how what which who whom why when where can could would "
+    "should will shall may might we our you your they their i me my us about any some".split()
+)
+
+
+@dataclass(frozen=True)
+class Composed:
+    text: str
+    cited: list[Chunk] = field(default_factory=list)
+    roadmap: list[RoadmapItem] = field(default_factory=list)
+    unknown: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
+
+
+def split_sentences(text: str) -> list[str]:
+    flat = " ".join(line.strip(" -*#>\t") for line in text.splitlines() if line.strip())
+    return [s.strip() for s in _SENTENCE_END.split(flat) if s.strip()]
+
+
+def best_sentences(passage: str, question: str, limit: int = 2) -> list[str]:
+    """The passage sentences that share the most content words with the question."""
+    wanted = content_words(question)
+    sentences = [s for s in split_sentences(passage) if len(s) > 20 and not s.startswith("|")]
+    if not sentences:
+        return []
+    ranked = sorted(
+        enumerate(sentences), key=lambda pair: (-len(content_words(pair[1]) & wanted), pair[0])
+    )
+    keep = sorted(index for index, _ in ranked[:limit])
+    return [sentences[i] for i in keep]
+
+
+def is_unknown(hits: Sequence[Hit], mentioned: Sequence[RoadmapItem]) -> bool:
+    if mentioned:
+        return False
+    best = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
+    return best < UNKNOWN_THRESHOLD
+
+
+def _relevant(hits: Sequence[Hit]) -> list[Hit]:
+    best = max((h.dense_score or 0.0 for h in hits), default=0.0)
+    floor = max(UNKNOWN_THRESHOLD, best * RELATIVE_CUTOFF)
+    chosen = [h for h in hits if (h.dense_score or 0.0) >= floor or h.rank == 0]
+    chosen.sort(key=lambda h: (AUTHORITY.get(h.chunk.kind, 9), h.rank))
+    return chosen[:MAX_SOURCES]
+
+
+class Composer:
+    """Builds answers from retrieved, approved material for one package and one date."""
+
+    def __init__(self, package: KnowledgePackage, today: date):
+        self.package = package
+        self.today = today
+        self.disclaimer = package.config.policy.roadmap_disclaimer
+        self.unknown_answer = package.config.policy.unknown_answer
+
+    def answer(self, question: str, hits: Sequence[Hit]) -> Composed:
+        mentioned = find_mentions(question, self.package.roadmap)
+        if is_unknown(hits, mentioned):
+            return Composed(text=self.unknown_answer, unknown=True)
+        if mentioned:
+            return self._roadmap_answer(question, mentioned, hits)
+        return self._passages_answer(question, _relevant(hits))
+
+    def _roadmap_chunk(self, item: RoadmapItem) -> Chunk:
+        return Chunk(
+            node_id=f"roadmap:{item.id}",
+            kind="roadmap",
+            ref_id=item.id,
+            source="roadmap.yaml",
+            title=item.title,
+            text=item.public_text(),
+            line=item.line,
+            status=item.status,
+        )
+
+    def _roadmap_answer(
+        self, question: str, items: Sequence[RoadmapItem], hits: Sequence[Hit]
+    ) -> Composed:
+        sentences: list[str] = []
+        cited: list[Chunk] = []
+        for item in items:
+            sentences.append(approved_wording(item, self.disclaimer))
+            cited.append(self._roadmap_chunk(item))
+        if any(item.status in {"never", "later"} for item in items):
+            alternatives = self._available_alternatives(hits, exclude={i.id for i in items})
+            if alternatives:
+                sentences.append("What we can offer today:")
+                sentences.extend(self._chunk_sentences(c, question) for c in alternatives)
+                cited.extend(alternatives)
+        return Composed(text=" ".join(s for s in sentences if s), cited=cited, roadmap=list(items))
+
+    def _available_alternatives(self, hits: Sequence[Hit], exclude: set[str]) -> list[Chunk]:
+        """Claims and available roadmap items among the hits: what a rep can sell today."""
+        chosen: list[Chunk] = []
+        for hit in hits:
+            chunk = hit.chunk
+            if chunk.ref_id in exclude:
+                continue
+            usable = chunk.kind == "claim" or (
+                chunk.kind == "roadmap" and chunk.status == "available"
+            )
+            if usable and (hit.dense_score or 0.0) >= UNKNOWN_THRESHOLD:
+                chosen.append(chunk)
+            if len(chosen) == 2:
+                break
+        return chosen
+
+    def _chunk_sentences(self, chunk: Chunk, question: str) -> str:
+        if chunk.kind == "claim":
+            return chunk.text.strip()
+        if chunk.kind == "roadmap":
+            item = self.package.roadmap_item(chunk.ref_id)
+            return approved_wording(item, self.disclaimer) if item else ""
+        return " ".join(best_sentences(chunk.text, question))
+
+    def _passages_answer(self, question: str, hits: Sequence[Hit]) -> Composed:
+        sentences: list[str] = []
+        cited: list[Chunk] = []
+        roadmap: list[RoadmapItem] = []
+        notes: list[str] = []
+        for hit in hits:
+            text = self._chunk_sentences(hit.chunk, question)
+            if not text or text in sentences:
+                continue
+            sentences.append(text)
+            cited.append(hit.chunk)
+            if hit.chunk.kind == "roadmap" and (item := self.package.roadmap_item(hit.chunk.ref_id)):
+                roadmap.append(item)
+            notes.extend(self._stale_note(hit.chunk))
+        if not sentences:
+            return Composed(text=self.unknown_answer, unknown=True)
+        if any(i.status == "next" for i in roadmap) and not any(self.disclaimer in s for s in sentences):
+            sentences.append(self.disclaimer)
+        return Composed(text=" ".join(sentences + notes), cited=cited, roadmap=roadmap, notes=notes)
+
+    def _stale_note(self, chunk: Chunk) -> list[str]:
+        document = self.package.document(chunk.source) if chunk.kind in AUTHORITY else None
+        if document is None or not document.is_stale(self.today):
+            return []
+        owner = f" with {document.owner}" if document.owner else ""
+        return [
+            f"(Note: {document.path} is past its review date; check it{owner} before sending.)"
+        ]
