@@ -8,6 +8,8 @@ import socket
 
 import pytest
 
+from openai_stub import openai_stub  # noqa: F401  (shared fixture)
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -17,12 +19,11 @@ _real_create_connection = socket.create_connection
 
 
 def _is_loopback(address: object) -> bool:
-    if isinstance(address, tuple) and address:
-        host = str(address[0])
-    elif isinstance(address, (str, bytes)):  # AF_UNIX sockets are local by definition
+    if isinstance(address, (str, bytes)):  # AF_UNIX sockets are local by definition
         return True
-    else:
+    if not (isinstance(address, tuple) and address):
         return False
+    host = str(address[0])
     if host in {"localhost", ""}:
         return True
     try:
@@ -43,7 +44,7 @@ def _no_network() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Never let a developer's KBASSIST_* or OpenAI settings leak into a test."""
     for name in list(os.environ):
         if name.startswith("KBASSIST_") or name.startswith("OPENAI_"):

@@ -65,7 +65,8 @@ items:
   - id: on-prem
     title: On-premises deployment
     status: never
-    say: "We don't offer an on-premises deployment; Nordlicht Fleet runs as a managed cloud service."
+    say: >-
+      We don't offer an on-premises deployment; Nordlicht Fleet runs as a managed cloud service.
     aliases: [self-hosted]
 """
 

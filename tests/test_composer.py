@@ -7,12 +7,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from kbfactory import make_package
 
 from kbassist.chunks import Chunk, Hit
 from kbassist.composer import Composer, best_sentences, split_sentences
 from kbassist.knowledge.loader import load_package
 from kbassist.knowledge.models import KnowledgePackage
+from kbfactory import make_package
 
 TODAY = date(2026, 11, 22)
 
@@ -22,7 +22,7 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> KnowledgePackage:
     return load_package(make_package(tmp_path_factory.mktemp("kb")))
 
 
-def claim_hit(package: KnowledgePackage, claim_id: str, score: float, rank: int = 0) -> Hit:
+def claim_hit(package: KnowledgePackage, claim_id: str, score: float, rank: int = 1) -> Hit:
     claim = package.claim(claim_id)
     assert claim is not None
     chunk = Chunk(node_id=f"claim:{claim.id}", kind="claim", ref_id=claim.id,
@@ -31,7 +31,8 @@ def claim_hit(package: KnowledgePackage, claim_id: str, score: float, rank: int 
 
 
 def test_quotes_claims_verbatim_and_cites_them(package: KnowledgePackage) -> None:
-    hits = [claim_hit(package, "per-robot-pricing", 0.62), claim_hit(package, "sso-support", 0.2, 1)]
+    hits = [claim_hit(package, "per-robot-pricing", 0.62),
+            claim_hit(package, "sso-support", 0.2, 2)]
     composed = Composer(package, TODAY).answer("How is it priced?", hits)
     assert composed.text.startswith(package.claims[0].text)
     assert [c.ref_id for c in composed.cited] == ["per-robot-pricing"]

@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-from kbfactory import CLAIMS_YAML, make_package
 
 from kbassist.errors import KnowledgeError
 from kbassist.knowledge import documents
 from kbassist.knowledge.loader import Problem, load_package, package_fingerprint
+from kbfactory import CLAIMS_YAML, make_package
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,7 +55,8 @@ CASES = [
     ("duplicate id", {"claims.yaml": CLAIMS_YAML + "  - id: sso-support\n    text: x\n"
                       "    kind: value\n"}, "claims.yaml", 25, "duplicate claim id 'sso-support'"),
     ("unknown persona", {"claims.yaml": "claims:\n  - id: a\n    text: t\n    kind: value\n"
-                         "    personas: [ghost]\n"}, "claims.yaml", 5, "unknown persona id 'ghost'"),
+                         "    personas: [ghost]\n"}, "claims.yaml", 5,
+     "unknown persona id 'ghost'"),
     ("unknown segment", {"claims.yaml": "claims:\n  - id: a\n    text: t\n    kind: value\n"
                          "    segments: [nowhere]\n"}, "claims.yaml", 5,
      "unknown segment id 'nowhere'"),

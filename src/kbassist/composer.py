@@ -19,17 +19,41 @@ from kbassist.roadmap_policy import approved_wording, find_mentions
 # Cosine similarity (MiniLM) below which the best passage is not about the question.
 UNKNOWN_THRESHOLD = 0.30
 # Passages scoring below this fraction of the best dense score are left out of the answer.
-RELATIVE_CUTOFF = 0.80
+RELATIVE_CUTOFF = 0.60
 MAX_SOURCES = 4
+# A roadmap hit this close to the question, ranked first or second, is what it asks about.
+ROADMAP_IMPLIED = 0.35
 AUTHORITY = {"claim": 0, "roadmap": 1, "icp": 2, "messaging": 3, "reference": 4}
 
 _WORD = re.compile(r"[a-z0-9]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _STOP = frozenset(
-    "a an the is are was were be been of to in on for and or with by at from as it its this "
-    "that these those do does did how what which who whom why when where can could would "
-    "should will shall may might we our you your they their i me my us about any some".split()
+    [
+        "a", "an", "the", "is", "are", "was", "were", "be", "been", "of", "to", "in", "on", "for",
+        "and", "or", "with", "by", "at", "from", "as", "it", "its", "this", "that", "these",
+        "those", "do", "does", "did", "how", "what", "which", "who", "whom", "why", "when", "where",
+        "can", "could", "would", "should", "will", "shall", "may", "might", "we", "our", "you",
+        "your", "they", "their", "i", "me", "my", "us", "about", "any", "some",
+    ]
 )
+
+
+# Words that say what kind of question it is, not what it is about.
+_GENERIC = frozenset(
+    [
+        "describe", "provide", "explain", "state", "list", "detail", "details", "please", "tell",
+        "give", "show", "share", "confirm", "support", "supports", "supported", "offer", "offers",
+        "available", "availability", "service", "services", "product", "products", "company",
+        "customer", "customers", "client", "clients", "data", "use", "used", "using", "able", "way",
+        "ways", "have", "has", "there", "also", "any", "all", "each", "every", "other", "own",
+        "more", "most", "much", "many", "well", "work", "works", "need", "needs", "want", "wants",
+        "like", "get", "make", "done", "yes", "not", "no", "one", "new", "current", "currently",
+    ]
+)
+# Below this share of the question's specific words found in the retrieved text, a middling
+# dense score is topical drift, not an answer.
+MIN_COVERAGE = 0.5
+CONFIDENT_DENSE = 0.55
 
 
 @dataclass(frozen=True)
@@ -45,6 +69,39 @@ def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
 
 
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_NOISE = re.compile(r"(\*\*|__|`|^\s*(?:[-*+]|\d+[.)])\s+)", re.M)
+
+
+def plain_text(markdown: str) -> str:
+    """Passage text without headings, emphasis, links or list markers."""
+    lines = [line for line in markdown.splitlines() if not line.lstrip().startswith("#")]
+    return _MD_NOISE.sub("", _MD_LINK.sub(r"\1", "\n".join(lines)))
+
+
+def _stem(word: str) -> str:
+    for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + replacement
+    return word
+
+
+def specific_words(text: str) -> set[str]:
+    """Stemmed content words that carry the topic of a question."""
+    return {_stem(w) for w in content_words(text) if w not in _GENERIC}
+
+
+def coverage(question: str, texts: Sequence[str]) -> float:
+    """Share of the question's specific words that occur somewhere in ``texts``."""
+    wanted = specific_words(question)
+    if not wanted:
+        return 1.0
+    found: set[str] = set()
+    for text in texts:
+        found |= wanted & {_stem(w) for w in content_words(text)}
+    return len(found) / len(wanted)
+
+
 def split_sentences(text: str) -> list[str]:
     flat = " ".join(line.strip(" -*#>\t") for line in text.splitlines() if line.strip())
     return [s.strip() for s in _SENTENCE_END.split(flat) if s.strip()]
@@ -53,7 +110,10 @@ def split_sentences(text: str) -> list[str]:
 def best_sentences(passage: str, question: str, limit: int = 2) -> list[str]:
     """The passage sentences that share the most content words with the question."""
     wanted = content_words(question)
-    sentences = [s for s in split_sentences(passage) if len(s) > 20 and not s.startswith("|")]
+    sentences = [
+        s for s in split_sentences(plain_text(passage))
+        if len(s) > 20 and "|" not in s and s[-1] in ".!?"
+    ]
     if not sentences:
         return []
     ranked = sorted(
@@ -63,18 +123,67 @@ def best_sentences(passage: str, question: str, limit: int = 2) -> list[str]:
     return [sentences[i] for i in keep]
 
 
-def is_unknown(hits: Sequence[Hit], mentioned: Sequence[RoadmapItem]) -> bool:
+def implied_roadmap(
+    hits: Sequence[Hit], package: KnowledgePackage, question: str
+) -> list[RoadmapItem]:
+    """A roadmap item at the top of retrieval is what the text is about, even when the rep
+    didn't use its exact name ("install it on our own servers" -> a self-hosted item), as
+    long as it shares a specific word with the question."""
+    for hit in hits[:2]:
+        chunk = hit.chunk
+        close = (hit.dense_score or 0.0) >= ROADMAP_IMPLIED
+        if chunk.kind == "roadmap" and close and coverage(question, [chunk.text]) > 0:
+            item = package.roadmap_item(chunk.ref_id)
+            return [item] if item else []
+    return []
+
+
+def is_unknown(question: str, hits: Sequence[Hit], mentioned: Sequence[RoadmapItem]) -> bool:
+    """Nothing retrieved is close enough, or it is only topically close: the question's
+    specific words are mostly absent from everything retrieved."""
     if mentioned:
         return False
     best = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
-    return best < UNKNOWN_THRESHOLD
+    if best < UNKNOWN_THRESHOLD:
+        return True
+    texts = [h.chunk.text for h in hits]
+    return best < CONFIDENT_DENSE and coverage(question, texts) < MIN_COVERAGE
 
 
-def _relevant(hits: Sequence[Hit]) -> list[Hit]:
+def _covering(question: str, hits: list[Hit], limit: int) -> list[Hit]:
+    """The first hit, then only hits that cover question words the chosen ones don't."""
+    chosen: list[Hit] = []
+    covered: set[str] = set()
+    wanted = specific_words(question)
+    for hit in hits:
+        words = wanted & {_stem(w) for w in content_words(hit.chunk.text)}
+        if not chosen or words - covered:
+            chosen.append(hit)
+            covered |= words
+        if len(chosen) == limit:
+            break
+    return chosen
+
+
+def _relevant(question: str, hits: Sequence[Hit]) -> list[Hit]:
+    """Hits worth answering from, highest authority first: claims, roadmap, prose, ICP.
+
+    Claims lead whenever any is relevant; prose fills in only when no claim covers the
+    question, and ICP descriptions only when nothing else does.
+    """
     best = max((h.dense_score or 0.0 for h in hits), default=0.0)
-    floor = max(UNKNOWN_THRESHOLD, best * RELATIVE_CUTOFF)
-    chosen = [h for h in hits if (h.dense_score or 0.0) >= floor or h.rank == 0]
-    chosen.sort(key=lambda h: (AUTHORITY.get(h.chunk.kind, 9), h.rank))
+    floor = max(UNKNOWN_THRESHOLD - 0.05, best * RELATIVE_CUTOFF)
+    relevant = [h for h in hits if (h.dense_score or 0.0) >= floor or h.rank == 1]
+    by_kind: dict[str, list[Hit]] = {}
+    for hit in sorted(relevant, key=lambda h: h.rank):
+        by_kind.setdefault(hit.chunk.kind, []).append(hit)
+    chosen = _covering(question, by_kind.get("claim", []), 3) + by_kind.get("roadmap", [])[:1]
+    if not by_kind.get("claim"):
+        prose = sorted(by_kind.get("messaging", []) + by_kind.get("reference", []),
+                       key=lambda h: (AUTHORITY[h.chunk.kind], h.rank))
+        chosen += prose[:2]
+    if not chosen:
+        chosen = by_kind.get("icp", [])[:1]
     return chosen[:MAX_SOURCES]
 
 
@@ -88,12 +197,13 @@ class Composer:
         self.unknown_answer = package.config.policy.unknown_answer
 
     def answer(self, question: str, hits: Sequence[Hit]) -> Composed:
-        mentioned = find_mentions(question, self.package.roadmap)
-        if is_unknown(hits, mentioned):
+        mentioned = (find_mentions(question, self.package.roadmap)
+                     or implied_roadmap(hits, self.package, question))
+        if is_unknown(question, hits, mentioned):
             return Composed(text=self.unknown_answer, unknown=True)
         if mentioned:
             return self._roadmap_answer(question, mentioned, hits)
-        return self._passages_answer(question, _relevant(hits))
+        return self._passages_answer(question, _relevant(question, hits))
 
     def _roadmap_chunk(self, item: RoadmapItem) -> Chunk:
         return Chunk(
@@ -158,12 +268,14 @@ class Composer:
                 continue
             sentences.append(text)
             cited.append(hit.chunk)
-            if hit.chunk.kind == "roadmap" and (item := self.package.roadmap_item(hit.chunk.ref_id)):
+            item = self.package.roadmap_item(hit.chunk.ref_id)
+            if hit.chunk.kind == "roadmap" and item:
                 roadmap.append(item)
             notes.extend(self._stale_note(hit.chunk))
         if not sentences:
             return Composed(text=self.unknown_answer, unknown=True)
-        if any(i.status == "next" for i in roadmap) and not any(self.disclaimer in s for s in sentences):
+        has_disclaimer = any(self.disclaimer in s for s in sentences)
+        if any(i.status == "next" for i in roadmap) and not has_disclaimer:
             sentences.append(self.disclaimer)
         return Composed(text=" ".join(sentences + notes), cited=cited, roadmap=roadmap, notes=notes)
 

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(8, description="Passages retrieved per question.")
     auth_file: Path | None = Field(None, description="Users file with hashed passwords (UI).")
+    audit: bool = Field(True, description="Record every output in <data_dir>/audit.sqlite3.")
+    audit_retention_days: int | None = Field(
+        None, description="Delete audit rows older than this many days; unset keeps them all."
+    )
+    redact_questions: bool = Field(
+        False, description="Store questions and prospect inputs redacted (hashed for grouping)."
+    )
 
 
 def load_settings(
@@ -63,7 +70,7 @@ def _from_mapping(env: Mapping[str, str], given: Mapping[str, object]) -> Settin
     values: dict[str, object] = {}
     for name, field in Settings.model_fields.items():
         aliases = (
-            list(field.validation_alias.choices)  # type: ignore[union-attr]
+            list(field.validation_alias.choices)
             if isinstance(field.validation_alias, AliasChoices)
             else [f"KBASSIST_{name.upper()}"]
         )

@@ -39,7 +39,8 @@ def markdown_sections(body: str, first_line: int = 1) -> list[Section]:
     """Split Markdown by headings; each section keeps its heading line as context."""
     sections: list[Section] = []
     seen: set[str] = set()
-    heading, start, lines = "", first_line, []
+    heading, start = "", first_line
+    lines: list[str] = []
     in_fence = False
 
     def flush() -> None:

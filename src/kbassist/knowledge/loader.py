@@ -322,7 +322,8 @@ def package_fingerprint(root: Path | str) -> str:
     hashes = {
         rel: _sha256((root / rel).read_bytes()) for rel in REQUIRED_FILES if (root / rel).is_file()
     }
-    documents = _safe_files(root, "messaging", "*", out) + _safe_files(root, "reference", "**/*", out)
+    documents = _safe_files(root, "messaging", "*", out)
+    documents += _safe_files(root, "reference", "**/*", out)
     for path in documents:
         hashes[path.relative_to(root).as_posix()] = _sha256(path.read_bytes())
     return compute_kb_version(hashes)

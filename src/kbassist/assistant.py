@@ -1,0 +1,637 @@
+"""The use-case layer. ``build_assistant(settings)`` is the one place that wires backends;
+the CLI, the UI, evals and tests all go through it.
+
+Every text a rep may send (ask answers, RFP answers, drafts) passes through ``_governed``:
+the offline composer or an LLM writes a candidate, then governance checks it and revises,
+repairs or blocks it, falling back to the offline answer. Each output is announced to the
+listeners (the audit log) as an OutputRecord.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from kbassist.audit import AuditLog
+from kbassist.chunks import Chunk, Hit
+from kbassist.composer import Composed, Composer, implied_roadmap
+from kbassist.draft import (
+    Draft,
+    DraftRequest,
+    claim_chunk,
+    enforce_channel_limits,
+    plan_draft,
+    write_offline,
+)
+from kbassist.embeddings import Embedder, MiniLMEmbedder
+from kbassist.errors import BackendError, IndexError_, KnowledgeError
+from kbassist.fit import FitResult, assess_fit, memoize_embed
+from kbassist.governance import GovernanceContext, GovernedOutput, Violation, check, govern
+from kbassist.index import IndexSummary, KnowledgeIndex
+from kbassist.knowledge.loader import load_package, package_fingerprint
+from kbassist.knowledge.models import KnowledgePackage, RoadmapItem
+from kbassist.llm import LLMBackend, make_backend
+from kbassist.package_cache import PackageCache
+from kbassist.prompts import format_evidence, kb_variables, load_prompt, neutralise_delimiters
+from kbassist.retrieval import HybridRetriever
+from kbassist.rfp import RowAnswer
+from kbassist.roadmap_policy import find_mentions
+from kbassist.settings import Settings
+
+_MARKER = re.compile(r"\s?\[([A-Za-z0-9:_./#-]+)\]")
+PROSPECT_NODE = "request:prospect"
+OFFLINE_PROMPT = {"id": "offline-composer", "version": 1}
+# Confidence below this marks an RFP answer for review.
+REVIEW_CONFIDENCE = 0.5
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """Everything the audit trail needs about one output; passed to every listener."""
+
+    workflow: str  # ask | draft | rfp | fit
+    inputs: dict[str, Any]  # the question, or the draft/fit/rfp inputs
+    output: str
+    citations: list[str]  # cited ids (claim, roadmap, segment/persona ids, path#anchor)
+    checks: dict[str, Any]  # GovernedOutput.checks_json(): status, violations, changes
+    backend: str
+    model: str
+    prompt: dict[str, Any]  # {"id", "version"}
+    kb_version: str
+    latency_ms: float
+    channel: str = "cli"  # cli | ui | eval
+    user: str | None = None
+    persona: str | None = None
+    segment: str | None = None
+    roadmap: tuple[dict[str, str], ...] = ()  # roadmap items asked about: {"id", "status"}
+    unknown: bool = False  # answered with the package's unknown_answer
+    confidence: float | None = None
+
+
+def citation_json(chunk: Chunk) -> dict[str, Any]:
+    cited: dict[str, Any] = {"source": chunk.source, "id": chunk.ref_id, "kind": chunk.kind,
+                             "text": chunk.text, "title": chunk.title, "line": chunk.line}
+    if chunk.status:
+        cited["status"] = chunk.status
+    return cited
+
+
+@dataclass
+class AskResult:
+    answer: str
+    citations: list[Chunk]
+    roadmap: list[dict[str, str]]
+    governed: GovernedOutput
+    backend: str
+    model: str
+    kb_version: str
+    prompt: dict[str, Any]
+    unknown: bool
+    confidence: float
+    latency_ms: float
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "citations": [citation_json(c) for c in self.citations],
+            "roadmap": self.roadmap,
+            "checks": self.governed.checks_json(),
+            "backend": self.backend,
+            "model": self.model,
+            "kb_version": self.kb_version,
+            "prompt": self.prompt,
+            "unknown": self.unknown,
+            "confidence": round(self.confidence, 3),
+            "notes": self.notes,
+            "latency_ms": round(self.latency_ms, 1),
+        }
+
+
+@dataclass
+class DraftResult:
+    channel: str
+    subject: str
+    body: str
+    citations: list[Chunk]
+    governed: GovernedOutput
+    backend: str
+    model: str
+    kb_version: str
+    prompt: dict[str, Any]
+    pillars: list[str]
+    roadmap: list[dict[str, str]]
+    latency_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "subject": self.subject,
+            "body": self.body,
+            "citations": [citation_json(c) for c in self.citations],
+            "checks": self.governed.checks_json(),
+            "backend": self.backend,
+            "model": self.model,
+            "kb_version": self.kb_version,
+            "prompt": self.prompt,
+            "pillars": self.pillars,
+            "roadmap": self.roadmap,
+            "latency_ms": round(self.latency_ms, 1),
+        }
+
+
+def split_citations(text: str, evidence: Sequence[Chunk]) -> tuple[str, list[Chunk]]:
+    """Remove the [id] markers an LLM wrote and return the evidence they point to."""
+    by_id = {c.ref_id: c for c in evidence} | {c.node_id: c for c in evidence}
+    cited: list[Chunk] = []
+    for ref in _MARKER.findall(text):
+        chunk = by_id.get(ref)
+        if chunk is not None and chunk not in cited:
+            cited.append(chunk)
+    return _MARKER.sub("", text).strip(), cited
+
+
+def roadmap_chunk(item: RoadmapItem) -> Chunk:
+    return Chunk(node_id=f"roadmap:{item.id}", kind="roadmap", ref_id=item.id,
+                 source="roadmap.yaml", title=item.title, text=item.public_text(),
+                 line=item.line, status=item.status)
+
+
+def icp_chunk(kind_id: str, text: str, line: int) -> Chunk:
+    return Chunk(node_id=f"icp:{kind_id}", kind="icp", ref_id=kind_id, source="icp.yaml",
+                 title=kind_id, text=text, line=line)
+
+
+@dataclass(frozen=True)
+class _State:
+    fingerprint: str
+    package: KnowledgePackage
+    retriever: HybridRetriever
+    governance: GovernanceContext
+    embed: Callable[[list[str]], np.ndarray]
+
+
+@dataclass
+class _Generation:
+    """Inputs of one governed generation (see Assistant._governed)."""
+
+    prompt_id: str
+    variables: dict[str, str]
+    task: str
+    evidence: list[Chunk]
+    offline_text: str
+    offline_cited: list[Chunk]
+
+
+class Assistant:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder,
+        backend: LLMBackend | None,
+        today: date | None = None,
+        channel: str = "cli",
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.backend = backend
+        self.channel = channel
+        self._today = today
+        self.index = KnowledgeIndex(settings.data_dir, embedder, chroma_url=settings.chroma_url)
+        self.packages = PackageCache(settings.data_dir / "packages")
+        self.listeners: list[Callable[[OutputRecord], object]] = []
+        self.audit: AuditLog | None = None
+        self.warnings: list[str] = []
+        self._lock = threading.RLock()
+        self._state: _State | None = None
+
+    @property
+    def today(self) -> date:
+        return self._today or date.today()
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name if self.backend else "offline"
+
+    @property
+    def model_name(self) -> str:
+        return self.backend.model if self.backend else "composer"
+
+    # -- knowledge and index -------------------------------------------------------------
+
+    def reindex(self, *, progress: bool = False) -> IndexSummary:
+        """Validate the package, then index it. A broken package raises and changes nothing."""
+        package = load_package(self.settings.kb)
+        summary = self.index.build(package, progress=progress)
+        self.packages.save(package)
+        with self._lock:
+            self._state = None
+        return summary
+
+    def _ensure_state(self) -> _State:
+        with self._lock:
+            wanted = package_fingerprint(self.settings.kb)
+            if self._state is not None and self._state.fingerprint == wanted:
+                return self._state
+            serving = self.index.current_version()
+            if serving != wanted:
+                self._refresh_index(serving)
+                serving = self.index.current_version()
+            if serving is None:
+                raise IndexError_("no index yet: run 'kbassist index'")
+            package = self.packages.load(serving) or load_package(self.settings.kb)
+            embed = memoize_embed(self.embedder.embed_batch)
+            governance = GovernanceContext.from_package(package, self.today, embed=embed)
+            self._state = _State(wanted, package, self.index.open_retriever(), governance, embed)
+            return self._state
+
+    def _refresh_index(self, serving: str | None) -> None:
+        """Index lazily; if the package is broken, keep serving the old index and say so."""
+        try:
+            self.reindex(progress=False)
+        except KnowledgeError as exc:
+            if serving is None:
+                raise
+            warning = (f"the knowledge package has {len(exc.problems)} error(s) (run "
+                       f"'kbassist lint'); still serving the previous index {serving}")
+            if warning not in self.warnings:
+                self.warnings.append(warning)
+                print(f"warning: {warning}", file=sys.stderr)
+
+    @property
+    def package(self) -> KnowledgePackage:
+        return self._ensure_state().package
+
+    def retrieve(
+        self, query: str, *, persona: str | None = None, segment: str | None = None,
+        kinds: Sequence[str] | None = None, k: int | None = None,
+    ) -> list[Hit]:
+        return self._ensure_state().retriever.retrieve(
+            query, k or self.settings.top_k, kinds=kinds, persona=persona, segment=segment,
+            exclude_expired_on=self.today,
+        )
+
+    # -- ask and rfp ---------------------------------------------------------------------
+
+    def ask(self, question: str, *, persona: str | None = None, segment: str | None = None,
+            workflow: str = "ask") -> AskResult:
+        started = time.perf_counter()
+        state = self._ensure_state()
+        hits = self.retrieve(question, persona=persona, segment=segment)
+        composed = Composer(state.package, self.today).answer(question, hits)
+        audience = " / ".join(x for x in (persona, segment) if x) or "not specified"
+        prompt_id = "rfp" if workflow == "rfp" else "ask"
+        variables = {"question": question} | ({"audience": audience} if prompt_id == "ask" else {})
+        generation = _Generation(
+            prompt_id=prompt_id, variables=variables, task=f"Answer this question: {question}",
+            evidence=_evidence(hits, composed), offline_text=composed.text,
+            offline_cited=composed.cited)
+        if composed.unknown:  # never let a model guess where the package is silent
+            generation.evidence = []
+        text, cited, governed, prompt = self._governed(state, generation, llm=not composed.unknown)
+        result = AskResult(
+            answer=text, citations=cited,
+            roadmap=_roadmap_refs(state.package, question, cited), governed=governed,
+            backend=self.backend_name, model=self.model_name,
+            kb_version=state.package.kb_version, prompt=prompt, unknown=composed.unknown,
+            confidence=_confidence(hits, composed, governed),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            notes=list(composed.notes) + self.warnings,
+        )
+        self._emit(OutputRecord(
+            workflow=workflow, inputs={"question": question}, output=result.answer,
+            citations=[c.ref_id for c in cited], checks=governed.checks_json(),
+            backend=self.backend_name, model=self.model_name, prompt=prompt,
+            kb_version=result.kb_version, latency_ms=result.latency_ms, channel=self.channel,
+            persona=persona, segment=segment, roadmap=tuple(result.roadmap),
+            unknown=result.unknown, confidence=result.confidence))
+        return result
+
+    def answer_rfp_row(self, question: str, section: str | None) -> RowAnswer:
+        """One RFP or questionnaire row: a governed answer plus a confidence and review flag."""
+        del section  # the question carries the topic; section names skew retrieval
+        result = self.ask(question, workflow="rfp")
+        reasons = _review_reasons(result)
+        return RowAnswer(
+            answer=result.answer,
+            sources=list(dict.fromkeys(c.ref_id for c in result.citations)),
+            confidence=round(result.confidence, 2),
+            needs_review=bool(reasons),
+            review_reason="; ".join(reasons),
+            status="unknown" if result.unknown else result.governed.status,
+        )
+
+    # -- draft ---------------------------------------------------------------------------
+
+    def draft(self, request: DraftRequest) -> DraftResult:
+        started = time.perf_counter()
+        state = self._ensure_state()
+        package = state.package
+        plan = plan_draft(package, request, self.today, rank=self._ranker(state))
+        if request.context and not plan.roadmap:
+            plan.roadmap = implied_roadmap(self.retrieve(request.context), package,
+                                           request.context)
+        offline = write_offline(package, plan, request)
+        evidence = _draft_evidence(package, plan, request)
+        variables = {
+            "channel": request.channel, "persona": plan.persona.name,
+            "segment": plan.segment_name or "not specified",
+            "account": request.account or "not specified",
+            "contact": request.contact or "not specified",
+            "context": request.context or "none",
+        }
+        generation = _Generation(
+            prompt_id="draft", variables=variables,
+            task=f"Write a {request.channel} message to {request.contact or 'a prospect'} "
+                 f"(persona: {plan.persona.name}); an email starts with a Subject line",
+            evidence=evidence, offline_text=offline.body, offline_cited=evidence)
+        subject_seen: list[str] = []
+
+        def body_only(text: str) -> str:  # an LLM email starts with its Subject line
+            shaped = _split_draft(_shape_draft(text, request), request)
+            subject_seen.append(shaped.subject)
+            return shaped.body
+
+        text, cited, governed, prompt = self._governed(
+            state, generation, llm=True, rep_name=request.rep_name, shape=body_only)
+        used_llm = prompt["id"] == "draft" and governed.status != "blocked"
+        llm_subject = subject_seen[-1] if subject_seen and used_llm else ""
+        subject = (llm_subject or offline.subject) if request.channel == "email" else ""
+        final = Draft(subject, text)
+        if final.subject:
+            subject, governed = self._govern_subject(state, final.subject, offline.subject,
+                                                     evidence, governed)
+            final = Draft(subject, final.body)
+        cited = [c for c in cited if c.node_id != PROSPECT_NODE and (
+            c.kind != "claim" or c.text in text or self.backend is not None)]
+        result = DraftResult(
+            channel=request.channel, subject=final.subject, body=final.body, citations=cited,
+            governed=governed, backend=self.backend_name, model=self.model_name,
+            kb_version=package.kb_version, prompt=prompt, pillars=plan.pillars,
+            roadmap=[{"id": i.id, "status": i.status, "title": i.title} for i in plan.roadmap],
+            latency_ms=(time.perf_counter() - started) * 1000)
+        self._emit(OutputRecord(
+            workflow="draft", inputs=_draft_inputs(request), output=final.as_text(),
+            citations=[c.ref_id for c in cited], checks=governed.checks_json(),
+            backend=self.backend_name, model=self.model_name, prompt=prompt,
+            kb_version=package.kb_version, latency_ms=result.latency_ms, channel=self.channel,
+            persona=request.persona, segment=request.segment, roadmap=tuple(result.roadmap)))
+        return result
+
+    def _govern_subject(
+        self, state: _State, subject: str, offline_subject: str, evidence: Sequence[Chunk],
+        governed: GovernedOutput,
+    ) -> tuple[str, GovernedOutput]:
+        """Every rule but the support detector applies to a subject line: it is a template
+        line of ICP wording and the rep's account name, not a claim needing evidence."""
+        verdict = check(subject, state.governance, evidence, check_support=False)
+        if verdict.ok:
+            return subject, governed
+        fallback = offline_subject
+        if not check(fallback, state.governance, evidence, check_support=False).ok:
+            fallback = state.package.config.product
+        change = f"replaced the subject line “{subject}” ({', '.join(verdict.rules())})"
+        status = "revised" if governed.status == "pass" else governed.status
+        return fallback, replace(governed, status=status,
+                                 caught=governed.caught + verdict.violations,
+                                 changes=governed.changes + (change,))
+
+    def _ranker(self, state: _State) -> Callable[[str, Sequence[str]], Sequence[float]]:
+        def rank(query: str, texts: Sequence[str]) -> Sequence[float]:
+            vectors = state.embed([query, *texts])
+            return [float(v) for v in vectors[1:] @ vectors[0]]
+
+        return rank
+
+    # -- fit -----------------------------------------------------------------------------
+
+    def fit(self, description: str) -> FitResult:
+        started = time.perf_counter()
+        state = self._ensure_state()
+        result = assess_fit(description, state.package, embed=state.embed)
+        self._emit(OutputRecord(
+            workflow="fit", inputs={"description": description},
+            output=f"{result.verdict}: " + "; ".join(result.reasons),
+            citations=[str(c["id"]) for c in result.citations],
+            checks={"status": "pass", "violations": [], "changes": []},
+            backend="offline", model="icp-rules", prompt={"id": "fit-rules", "version": 1},
+            kb_version=state.package.kb_version,
+            latency_ms=(time.perf_counter() - started) * 1000, channel=self.channel,
+            segment=result.segment))
+        return result
+
+    # -- the one governed generation path ------------------------------------------------
+
+    def _governed(
+        self, state: _State, gen: _Generation, *, llm: bool, rep_name: str | None = None,
+        shape: Callable[[str], str] = lambda text: text,
+    ) -> tuple[str, list[Chunk], GovernedOutput, dict[str, Any]]:
+        """Write a candidate (offline composer or LLM), then govern it. Falls back to the
+        offline text whenever the model fails or governance blocks its output."""
+        ctx = state.governance
+        offline = gen.offline_text
+        if self.backend is None or not llm:
+            governed = govern(offline, ctx, gen.offline_cited, fallback=lambda: offline)
+            return governed.text, gen.offline_cited, governed, OFFLINE_PROMPT
+        backend = self.backend
+        template = load_prompt(gen.prompt_id)
+        shared = kb_variables(state.package.config, rep_name)
+        evidence_text = format_evidence(gen.evidence)
+        messages = template.render(**template.pick(shared), **gen.variables,
+                                   evidence=evidence_text)
+        attempts: list[str] = []
+
+        def regenerate(violations: Sequence[Violation]) -> str:
+            revise = load_prompt("revise")
+            failed = redact_internal(attempts[-1] if attempts else "", violations)
+            request = revise.render(
+                **revise.pick(shared), task=gen.task, draft=neutralise_delimiters(failed),
+                violations=describe_for_revision(violations),
+                evidence=evidence_text)
+            text = shape(split_citations(backend.complete(request), gen.evidence)[0])
+            attempts.append(text)
+            return text
+
+        notes: list[str] = []
+        try:
+            raw = backend.complete(messages)
+            candidate, cited = split_citations(raw, gen.evidence)
+            candidate = shape(candidate)
+        except BackendError as exc:
+            notes.append(f"the {backend.name} backend failed ({exc}); answered offline instead")
+            candidate, cited = offline, list(gen.offline_cited)
+        attempts.append(candidate)
+        governed = govern(candidate, ctx, gen.evidence, regenerate=regenerate,
+                          fallback=lambda: offline, max_revisions=self.settings.max_revisions)
+        if governed.status == "blocked" or notes:
+            cited = list(gen.offline_cited)
+        if notes:
+            governed = replace(governed, changes=tuple(notes) + governed.changes)
+        prompt = {"id": template.id, "version": template.version}
+        return governed.text, cited or list(gen.evidence), governed, prompt
+
+    def _emit(self, record: OutputRecord) -> None:
+        for listener in self.listeners:
+            listener(record)
+
+
+def _leak_spans(violations: Sequence[Violation]) -> list[tuple[int, int]]:
+    """Spans to hide from a model: each internal leak, widened to every violation it overlaps."""
+    spans = [v.span for v in violations if v.rule == "internal-leak"]
+    for violation in violations:
+        start, end = violation.span
+        if any(start < b and a < end for a, b in spans):
+            spans.append((start, end))
+    return spans
+
+
+def _overlaps(span: tuple[int, int], spans: Sequence[tuple[int, int]]) -> bool:
+    return any(span[0] < b and a < span[1] for a, b in spans)
+
+
+def redact_internal(text: str, violations: Sequence[Violation]) -> str:
+    """Internal notes never enter a prompt, not even when a model echoed them."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(_leak_spans(violations)):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    for start, end in reversed(merged):
+        text = text[:start] + "[confidential text removed]" + text[end:]
+    return text
+
+
+def describe_for_revision(violations: Sequence[Violation]) -> str:
+    hidden = _leak_spans(violations)
+    lines = []
+    for violation in violations:
+        if violation.rule == "internal-leak" or _overlaps(violation.span, hidden):
+            line = f"- {violation.rule}: a sentence repeated confidential notes; leave it out"
+        else:
+            line = f"- {violation.rule}: {violation.detail}"
+        if line not in lines:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _confidence(hits: Sequence[Hit], composed: Composed, governed: GovernedOutput) -> float:
+    """0-1: how close the best evidence is to the question (MiniLM cosine, rescaled from
+    0.20-0.50 to 0-1: question-to-passage cosines of good matches sit around 0.35-0.6),
+    discounted when governance had to intervene. Unknown is 0."""
+    if composed.unknown:
+        return 0.0
+    best = max((h.dense_score or 0.0 for h in hits), default=0.0)
+    if composed.roadmap:
+        best = max(best, 0.50)  # named roadmap items are answered from their approved wording
+    closeness = min(1.0, max(0.0, (best - 0.20) / 0.30))
+    penalty = {"pass": 1.0, "revised": 0.8, "blocked": 0.5}[governed.status]
+    return closeness * penalty
+
+
+def _review_reasons(result: AskResult) -> list[str]:
+    reasons = []
+    if result.unknown:
+        reasons.append("unknown")
+    if any(item["status"] != "available" for item in result.roadmap):
+        reasons.append("roadmap item")
+    if result.governed.status != "pass":
+        reasons.append("violation")
+    if not result.unknown and result.confidence < REVIEW_CONFIDENCE:
+        reasons.append("low confidence")
+    return reasons
+
+
+def _evidence(hits: Sequence[Hit], composed: Composed) -> list[Chunk]:
+    chunks = [c for c in composed.cited if c.kind == "roadmap"]
+    for hit in hits:
+        if hit.chunk not in chunks:
+            chunks.append(hit.chunk)
+    return chunks
+
+
+def _roadmap_refs(
+    package: KnowledgePackage, question: str, cited: Sequence[Chunk]
+) -> list[dict[str, str]]:
+    ids = [c.ref_id for c in cited if c.kind == "roadmap"]
+    ids += [i.id for i in find_mentions(question, package.roadmap) if i.id not in ids]
+    items = [package.roadmap_item(i) for i in ids]
+    return [{"id": i.id, "status": i.status, "title": i.title} for i in items if i is not None]
+
+
+def _draft_evidence(package: KnowledgePackage, plan: Any, request: DraftRequest) -> list[Chunk]:
+    chunks = [claim_chunk(c) for c in plan.claims()]
+    chunks += [roadmap_chunk(item) for item in plan.roadmap]
+    persona = package.persona(request.persona)
+    if persona is not None:
+        chunks.append(icp_chunk(persona.id, persona.public_text(), persona.line))
+    segment = package.segment(request.segment) if request.segment else None
+    if segment is not None:
+        chunks.append(icp_chunk(segment.id, segment.public_text(), segment.line))
+    prospect = [f"Account: {request.account}." if request.account else "",
+                f"Contact: {request.contact}." if request.contact else ""]
+    if any(prospect):  # the rep's own inputs: names a draft may use, never cited
+        chunks.append(Chunk(node_id=PROSPECT_NODE, kind="icp", ref_id="prospect",
+                            source="request", title="prospect", text=" ".join(prospect)))
+    return chunks
+
+
+def _draft_inputs(request: DraftRequest) -> dict[str, Any]:
+    return {"channel": request.channel, "persona": request.persona, "segment": request.segment,
+            "account": request.account, "contact": request.contact, "context": request.context}
+
+
+def _split_draft(text: str, request: DraftRequest) -> Draft:
+    """Separate an email's subject line (first line) from its body."""
+    if request.channel != "email":
+        return Draft("", text.strip())
+    head, _, body = text.strip().partition("\n")
+    subject = re.sub(r"^\s*subject\s*:\s*", "", head, flags=re.I).strip()
+    return Draft(subject, body.strip())
+
+
+def _shape_draft(text: str, request: DraftRequest) -> str:
+    """Enforce the channel's hard limits on whatever a model wrote."""
+    draft = enforce_channel_limits(_split_draft(text, request), request.channel)
+    return draft.as_text()
+
+
+def build_assistant(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    backend: LLMBackend | None = None,
+    today: date | None = None,
+    channel: str = "cli",
+) -> Assistant:
+    """Pick the backends from settings. Tests may pass an embedder or backend explicitly."""
+    if backend is None and settings.llm != "offline":
+        backend = make_backend(
+            settings.llm,
+            model=settings.model,
+            base_url=settings.openai_base_url,
+            api_key=settings.openai_api_key,
+            timeout=settings.llm_timeout,
+            max_retries=settings.llm_retries,
+        )
+    assistant = Assistant(settings, embedder=embedder or MiniLMEmbedder(), backend=backend,
+                          today=today, channel=channel)
+    if settings.audit:
+        assistant.audit = open_audit_log(settings)
+        assistant.listeners.append(assistant.audit.record)
+    return assistant
+
+
+def open_audit_log(settings: Settings) -> AuditLog:
+    return AuditLog(settings.data_dir / "audit.sqlite3",
+                    retention_days=settings.audit_retention_days,
+                    redact_questions=settings.redact_questions)

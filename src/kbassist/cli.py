@@ -1,0 +1,335 @@
+"""The ``kbassist`` command (see shared/spec/cli-contract.md). Exit codes: 0 ok, 1 the check
+failed, 2 bad usage or bad input (one line on stderr, never a traceback)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from kbassist.errors import KbassistError, KnowledgeError
+from kbassist.runtime import configure_offline_environment
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kb", type=Path, help="knowledge package folder (env KBASSIST_KB)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="index, audit and eval data (env KBASSIST_DATA_DIR)"
+    )
+    parser.add_argument("--chroma-url", help="use a Chroma server (env KBASSIST_CHROMA_URL)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="kbassist", description="Governed knowledge assistant for sales teams.")
+    parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    index = commands.add_parser("index", help="validate the package, then index it")
+    _common(index)
+    index.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    ask = commands.add_parser("ask", help="governed answer with citations")
+    _common(ask)
+    ask.add_argument("question")
+    ask.add_argument("--persona", help="persona id from icp.yaml")
+    ask.add_argument("--segment", help="segment id from icp.yaml")
+    ask.add_argument("--json", action="store_true", help="print JSON (see the CLI contract)")
+
+    draft = commands.add_parser("draft", help="governed outreach draft")
+    _common(draft)
+    draft.add_argument("channel", choices=["email", "linkedin", "call-opener"])
+    draft.add_argument("--persona", required=True, help="persona id from icp.yaml")
+    draft.add_argument("--segment", help="segment id from icp.yaml")
+    draft.add_argument("--account", help="the prospect's company")
+    draft.add_argument("--contact", help="the person you are writing to")
+    draft.add_argument("--context", help="a note about the prospect, e.g. 'asked about X'")
+    draft.add_argument("--rep", help="your name, for the sign-off (env KBASSIST_REP_NAME)")
+    draft.add_argument("--json", action="store_true")
+
+    rfp = commands.add_parser("rfp", help="answer every question of an RFP or questionnaire")
+    _common(rfp)
+    rfp.add_argument("input", type=Path, help="questionnaire (.csv or .xlsx)")
+    rfp.add_argument("-o", "--output", type=Path, required=True, help="answered .csv or .xlsx")
+    rfp.add_argument("--question-col", help="question column: header name, number or letter")
+    rfp.add_argument("--sheet", help="worksheet name (XLSX)")
+    rfp.add_argument("--no-progress", action="store_true")
+
+    fit = commands.add_parser("fit", help="ICP fit verdict with reasons")
+    _common(fit)
+    fit.add_argument("description")
+    fit.add_argument("--json", action="store_true")
+
+    audit = commands.add_parser("audit", help="export the audit log")
+    _common(audit)
+    audit.add_argument("--since", help="only outputs on or after this date (YYYY-MM-DD)")
+    fmt = audit.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="JSON (the default)")
+    fmt.add_argument("--csv", action="store_true", help="CSV")
+
+    gaps = commands.add_parser("gaps", help="unknown questions and roadmap requests, clustered")
+    _common(gaps)
+    gaps.add_argument("--since", help="only questions on or after this date (YYYY-MM-DD)")
+    gfmt = gaps.add_mutually_exclusive_group()
+    gfmt.add_argument("--json", action="store_true")
+    gfmt.add_argument("--csv", action="store_true")
+
+    report = commands.add_parser("report", help="the week's usage: Markdown plus an SVG chart")
+    _common(report)
+    report.add_argument("--days", type=int, default=7)
+    report.add_argument("-o", "--output-dir", type=Path, help="write report.md and usage.svg")
+
+    lint = commands.add_parser("lint", help="knowledge consistency report")
+    _common(lint)
+    lint.add_argument("--json", action="store_true")
+
+    ui = commands.add_parser("ui", help="start the Gradio app")
+    _common(ui)
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=7860)
+    return parser
+
+
+def _version() -> str:
+    from kbassist import __version__
+
+    return f"kbassist {__version__}"
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
+    from kbassist.settings import load_settings
+
+    overrides = {"kb": args.kb, "data_dir": args.data_dir, "chroma_url": args.chroma_url}
+    try:
+        return load_settings(overrides, env=os.environ)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        raise KbassistError(f"bad setting {where}: {first.get('msg')}") from exc
+
+
+def _assistant(args: argparse.Namespace) -> Any:
+    from kbassist.assistant import build_assistant
+
+    return build_assistant(_settings(args))
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    assistant = _assistant(args)
+    summary = assistant.reindex(progress=not args.no_progress and sys.stderr.isatty())
+    if summary.unchanged:
+        print(f"index is up to date: {summary.chunks} chunks, kb_version {summary.kb_version}")
+    else:
+        print(
+            f"indexed {summary.chunks} chunks from {summary.files_total} files "
+            f"({summary.files_reembedded} re-embedded, {summary.files_removed} removed, "
+            f"{summary.chunks_embedded} chunks embedded) in {summary.seconds:.1f}s; "
+            f"kb_version {summary.kb_version}"
+        )
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    question = args.question.strip()
+    if not question:
+        raise KbassistError("the question is empty")
+    result = _assistant(args).ask(question, persona=args.persona, segment=args.segment)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(result.answer)
+    if result.citations:
+        print("\nSources:")
+        for chunk in result.citations:
+            status = f" ({chunk.status})" if chunk.status else ""
+            print(f"  [{chunk.kind}] {chunk.ref_id}{status}  {chunk.source}")
+    checks = result.governed.checks_json()
+    print(f"\nGovernance: {checks['status']}", end="")
+    print(f" ({len(checks['violations'])} caught)" if checks["violations"] else "")
+    for change in checks.get("changes", []):
+        print(f"  - {change}")
+    return EXIT_OK
+
+
+def cmd_draft(args: argparse.Namespace) -> int:
+    from kbassist.draft import DraftRequest
+
+    request = DraftRequest(
+        channel=args.channel, persona=args.persona, segment=args.segment,
+        account=args.account, contact=args.contact, context=args.context,
+        rep_name=args.rep or os.environ.get("KBASSIST_REP_NAME"),
+    )
+    result = _assistant(args).draft(request)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if result.subject:
+        print(f"Subject: {result.subject}\n")
+    print(result.body)
+    print("\nSources: " + ", ".join(c.ref_id for c in result.citations))
+    print(f"Governance: {result.governed.status}")
+    for change in result.governed.changes:
+        print(f"  - {change}")
+    return EXIT_OK
+
+
+def cmd_rfp(args: argparse.Namespace) -> int:
+    from kbassist.rfp import run_rfp
+
+    assistant = _assistant(args)
+    package = assistant.package
+    summary = run_rfp(
+        args.input, args.output, assistant.answer_rfp_row, kb_version=package.kb_version,
+        checkpoint_dir=assistant.settings.data_dir, question_col=args.question_col,
+        sheet=args.sheet, progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    print(
+        f"answered {summary.answered} question(s), {summary.resumed} resumed, "
+        f"{summary.needs_review} need review, in {summary.seconds:.1f}s -> {summary.output}"
+    )
+    return EXIT_OK
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    description = args.description.strip()
+    if not description:
+        raise KbassistError("the prospect description is empty")
+    result = _assistant(args).fit(description)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{result.verdict.upper()}: {result.segment_name or 'no matching segment'}")
+    for reason in result.reasons:
+        print(f"  - {reason}")
+    if result.missing:
+        print("Not stated: " + ", ".join(result.missing))
+    return EXIT_OK
+
+
+def _since(value: str | None) -> Any:
+    if value is None:
+        return None
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise KbassistError(f"--since: {value!r} is not a date (use YYYY-MM-DD)") from exc
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from kbassist.assistant import open_audit_log
+
+    log = open_audit_log(_settings(args))
+    sys.stdout.write(log.export("csv" if args.csv else "json", since=_since(args.since)))
+    return EXIT_OK
+
+
+def cmd_gaps(args: argparse.Namespace) -> int:
+    from kbassist.gaps import gaps_report
+
+    assistant = _assistant(args)
+    assert assistant.audit is not None
+    report = gaps_report(assistant.audit, assistant.package, assistant.embedder.embed_batch,
+                         since=_since(args.since))
+    if args.json:
+        print(report.dumps())
+    elif args.csv:
+        sys.stdout.write(report.to_csv())
+    else:
+        print(report.to_markdown())
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from kbassist.usage_report import usage_report
+
+    if args.days < 1:
+        raise KbassistError("--days must be at least 1")
+    assistant = _assistant(args)
+    assert assistant.audit is not None
+    report = usage_report(assistant.audit, assistant.package, days=args.days,
+                          embed=assistant.embedder.embed_batch)
+    if args.output_dir:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        (args.output_dir / "usage.svg").write_text(report.to_svg(), encoding="utf-8")
+        (args.output_dir / "report.md").write_text(report.to_markdown(chart="usage.svg"),
+                                                    encoding="utf-8")
+        print(f"wrote {args.output_dir / 'report.md'} and {args.output_dir / 'usage.svg'}")
+    else:
+        print(report.to_markdown())
+    return EXIT_OK
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from kbassist.lint import lint_package
+
+    report = lint_package(_settings(args).kb)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        for finding in report.errors + report.warnings:
+            print(finding.describe())
+        print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+    return EXIT_CHECK_FAILED if report.errors else EXIT_OK
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from kbassist.ui.app import launch
+
+    launch(_settings(args), host=args.host, port=args.port)
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "index": cmd_index,
+    "ask": cmd_ask,
+    "draft": cmd_draft,
+    "rfp": cmd_rfp,
+    "fit": cmd_fit,
+    "audit": cmd_audit,
+    "gaps": cmd_gaps,
+    "report": cmd_report,
+    "lint": cmd_lint,
+    "ui": cmd_ui,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    configure_offline_environment()
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        count = len(exc.problems)
+        print(f"kbassist: error: the knowledge package has {count} error(s); nothing was indexed "
+              "and any previous index stays in service", file=sys.stderr)
+        return EXIT_USAGE
+    except KbassistError as exc:
+        print(f"kbassist: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("kbassist: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `kbassist audit | head`: the reader left, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The Gradio app: an adapter over build_assistant, nothing more."""
