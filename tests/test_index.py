@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import bm25s
@@ -126,6 +128,10 @@ def test_rebuilding_the_same_package_does_nothing(kb: Path, index: KnowledgeInde
     summary = index.build(load(kb))
     assert summary.unchanged
     assert (summary.chunks_embedded, summary.files_reembedded) == (0, 0)
+    forced = index.build(load(kb), force=True)
+    assert not forced.unchanged and forced.chunks_embedded == forced.chunks
+    assert forced.generation == 2
+    assert_consistent(index)
 
 
 def test_incremental_reembeds_only_the_changed_file(kb: Path, index: KnowledgeIndex) -> None:
@@ -201,10 +207,10 @@ if point == "mid-add":
     ix._Build._add = add
 else:
     real_write = ix._write_json_atomic
-    def write(path, data):
+    def write(path, data, **options):
         if path.name == ix.MANIFEST and point == "before-swap":
             stop_here()
-        real_write(path, data)
+        real_write(path, data, **options)
         if path.name == ix.MANIFEST and point == "after-swap":
             stop_here()
     ix._write_json_atomic = write
@@ -271,13 +277,24 @@ def test_a_corrupt_vector_store_is_reported_and_rebuilt(kb: Path,
     assert_consistent(index)
 
 
-def test_a_missing_version_folder_is_reported(kb: Path, index: KnowledgeIndex) -> None:
+@pytest.mark.parametrize("victim", ["records", "bm25"])
+def test_missing_sidecar_files_are_reported(kb: Path, index: KnowledgeIndex,
+                                            victim: str) -> None:
     index.build(load(kb))
     manifest = index.manifest()
     assert manifest is not None
-    (index.root / manifest.version_dir / "chunks.json").unlink()
-    with pytest.raises(IndexError_, match="is unreadable: versions/"):
+    if victim == "records":
+        (index.root / "records" / f"{manifest.files['claims.yaml'].key}.json").unlink()
+        where = "records/"
+    else:
+        shutil.rmtree(index.root / manifest.version_dir / "bm25")
+        where = "versions/"
+    with pytest.raises(IndexError_, match=f"is unreadable: {where}"):
         index.open_retriever()
+    summary = index.build(load(kb))  # repairs without re-embedding
+    assert summary.chunks_embedded == 0
+    assert top_ids(index, "single sign-on with SAML")[0] == "claim:sso-support"
+    assert_consistent(index)
 
 
 def test_no_index_yet(index: KnowledgeIndex) -> None:
@@ -370,20 +387,30 @@ def test_incremental_bm25_equals_bm25s_from_scratch() -> None:
     ids = [f"c{n}" for n in range(len(texts))]
     reference = bm25s.BM25()
     reference.index([bm25_tokens(t) for t in texts], show_progress=False)
-    ours = bm25_from_postings(update_postings(None, ids, texts))
-    # Change one text, drop one, add one: the update must equal a rebuild.
-    texts2 = [texts[0], "Pricing is per robot per year", *texts[2:5], "Fleet SAML login"]
-    ids2 = [ids[0], "c1b", *ids[2:5], "c6"]
-    updated = bm25_from_postings(update_postings(update_postings(None, ids, texts), ids2,
-                                                 texts2))
+    first = update_postings(None, [], ids, texts.__getitem__)
+    ours = bm25_from_postings(first)
+    # Change one text, drop one, add one, reorder: the update must equal a rebuild.
+    texts2 = ["Fleet SAML login", texts[0], "Pricing is per robot per year", *texts[2:5]]
+    ids2 = ["c6", ids[0], "c1b", *ids[2:5]]
+    updated = bm25_from_postings(update_postings(first, ids, ids2, texts2.__getitem__))
     rebuilt = bm25s.BM25()
     rebuilt.index([bm25_tokens(t) for t in texts2], show_progress=False)
-    for query in ["robot pricing", "fleet map", "saml", "robots"]:
+    for query in ["robot pricing", "fleet map", "saml", "robots", "overnight charge"]:
         tokens = bm25_tokens(query)
         np.testing.assert_allclose(ours.get_scores(tokens), reference.get_scores(tokens),
                                    rtol=1e-5)
         np.testing.assert_allclose(updated.get_scores(tokens), rebuilt.get_scores(tokens),
                                    rtol=1e-5)
+
+
+def test_lost_bm25_postings_are_rebuilt_from_the_records(kb: Path,
+                                                         index: KnowledgeIndex) -> None:
+    index.build(load(kb))
+    manifest = index.manifest()
+    assert manifest is not None
+    (index.root / manifest.version_dir / "postings.npz").unlink()
+    index.build(edit_doc(kb))
+    assert top_ids(index, "Harbor Logistics downtime")[0] == "claim:harbor-logistics-story"
 
 
 def test_documents_without_file_hashes_still_index(tmp_path: Path,
@@ -398,3 +425,45 @@ def test_documents_without_file_hashes_still_index(tmp_path: Path,
     summary = index.build(changed)
     assert (summary.files_reembedded, summary.chunks_embedded) == (1, 5)
     assert MESSAGING_MD  # the fixture package carries one messaging document
+
+
+@pytest.fixture()
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    """A real Chroma server on loopback, as a multi-process deployment would use."""
+    cli = Path(sys.executable).with_name("chroma")
+    if not cli.exists():
+        pytest.skip("the chroma CLI is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([str(cli), "run", "--path", str(tmp_path / "server"),
+                               "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def test_a_chroma_server_works_with_no_other_change(kb: Path, tmp_path: Path,
+                                                     embedder: MiniLMEmbedder,
+                                                     chroma_server: str) -> None:
+    index = KnowledgeIndex(tmp_path / "data", embedder, chroma_url=chroma_server)
+    index.build(load(kb))
+    retriever = index.open_retriever()
+    assert retriever.retrieve_ids("battery prediction", 1) == ["roadmap:battery-forecast"]
+    summary = index.build(edit_doc(kb))
+    assert summary.chunks_embedded == 3
+    assert retriever.retrieve_ids("support desk answers tickets within an hour", 1) == [
+        f"doc:{DOC}#support"]
+    assert not (index.root / "chroma").exists()  # every vector lives in the server
+    retriever.close()

@@ -10,7 +10,8 @@ silently ignored by dense retrieval).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from kbassist.chunks import Chunk
@@ -40,10 +41,23 @@ def estimate_tokens(text: str) -> int:
 
 def chunk_package(package: KnowledgePackage) -> list[Chunk]:
     """Every chunk of the package, in a stable order, with unique node ids."""
-    chunks = [*_claim_chunks(package), *_roadmap_chunks(package), *_icp_chunks(package)]
+    return [chunk for chunks in chunk_files(package).values() for chunk in chunks]
+
+
+def chunk_files(package: KnowledgePackage, only: Collection[str] | None = None
+                ) -> dict[str, list[Chunk]]:
+    """Chunks grouped by the package file they come from (claims.yaml, roadmap.yaml,
+    icp.yaml, then each document); with ``only``, just those files. Node ids carry a
+    per-file prefix, so ids are unique across files as well as within each."""
+    makers: dict[str, Callable[[], Iterable[Chunk]]] = {
+        CLAIMS_FILE: lambda: _claim_chunks(package),
+        ROADMAP_FILE: lambda: _roadmap_chunks(package),
+        ICP_FILE: lambda: _icp_chunks(package),
+    }
     for document in package.documents:
-        chunks.extend(document_chunks(document))
-    return _with_unique_ids(chunks)
+        makers[document.path] = partial(document_chunks, document)
+    return {source: _with_unique_ids(list(make())) for source, make in makers.items()
+            if only is None or source in only}
 
 
 def index_text(chunk: Chunk) -> str:

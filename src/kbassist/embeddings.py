@@ -63,7 +63,7 @@ class MiniLMEmbedder:
 
     dimension = DIMENSION
 
-    def __init__(self, batch_size: int = 32, threads: int = 0) -> None:
+    def __init__(self, batch_size: int = 8, threads: int = 0) -> None:
         self.batch_size = batch_size
         self.threads = threads
         self._lock = threading.Lock()
@@ -101,11 +101,16 @@ class MiniLMEmbedder:
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
         session, tokenizer = self._ensure_loaded()
-        out = [
-            self._embed_chunk(session, tokenizer, list(texts[i : i + self.batch_size]))
-            for i in range(0, len(texts), self.batch_size)
-        ]
-        return np.vstack(out)
+        # Batches pad to their longest text, so batch texts of similar length together.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        ordered = [texts[i] for i in order]
+        out = np.vstack([
+            self._embed_chunk(session, tokenizer, ordered[i : i + self.batch_size])
+            for i in range(0, len(ordered), self.batch_size)
+        ])
+        result = np.empty_like(out)
+        result[order] = out
+        return result
 
     def _embed_chunk(self, session: object, tokenizer: object, texts: list[str]) -> np.ndarray:
         encodings = tokenizer.encode_batch(texts)  # type: ignore[attr-defined]

@@ -1,26 +1,35 @@
 """Build and serve the search index of a knowledge package: vectors in Chroma (through
-llama-index's ChromaVectorStore), BM25 with bm25s, chunk records in a sidecar.
+llama-index's ChromaVectorStore), BM25 with bm25s, chunk records in sidecar files.
 
 Layout under ``<data_dir>/index``::
 
-    manifest.json        the serving version (swapped in with os.replace, never edited)
-    pending.json         vector ids a build may leave behind; cleared by the next build
-    write.lock           held by the one build allowed at a time
-    chroma/              Chroma persist dir (absent when a Chroma server is used)
-    versions/<gen>-<id>/ chunks.json (ids + chunk records), bm25/ (bm25s), postings.npz
+    manifest.json          the serving version (replaced with os.replace, never edited)
+    pending.json           vector ids a build may leave behind; cleared by the next build
+    write.lock             held by the one build allowed at a time
+    chroma/                Chroma persist dir (absent when a Chroma server is used)
+    records/<key>.json     one file's chunk records, named by its content key and shared
+                           by every version that contains that file content
+    versions/<gen>-<rand>/ bm25/ (a bm25s index) and postings.npz + vocab.json (the term
+                           counts the next version starts from)
 
 Atomicity. Vector ids are ``<node id>@<file content key>``, so a changed file gets new ids
 and never overwrites a serving vector. A build (1) journals the ids it is about to add and
 the ids it will retire in ``pending.json``, (2) embeds and adds only changed files, (3)
-writes a complete new ``versions/`` folder, (4) swaps ``manifest.json`` and only then (5)
-deletes retired vectors and old folders. Readers only trust ids listed in the serving
-version. A crash or SIGKILL anywhere leaves the old manifest, its folder and its vectors
-untouched; the next build deletes every journaled id the serving manifest does not list
-(a killed Chroma add can leave zeroed vectors behind) and completes.
+writes new records and a complete new ``versions/`` folder, (4) swaps ``manifest.json``
+and only then (5) deletes retired vectors, records and folders. Readers trust only ids
+listed in the serving manifest. A crash or SIGKILL anywhere leaves the old manifest, its
+files and its vectors untouched; the next build deletes every journaled id the serving
+manifest does not list (a killed Chroma add can leave zeroed vectors behind), then runs.
+Only the manifest and the journal are fsynced: after a power cut a version whose other
+files were lost is reported as unreadable, and the next build repairs or rebuilds it.
+
+Cost. A one-file change re-chunks, re-embeds and rewrites only that file; the rest is
+linear numpy work on the BM25 postings and the manifest (about 1.5 s at 100k chunks).
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -50,18 +59,21 @@ from llama_index.core.schema import TextNode
 from llama_index.vector_stores.chroma import ChromaVectorStore
 from tqdm import tqdm
 
-from kbassist.chunking import CHUNKER_VERSION, chunk_package, chunk_to_dict, index_text
+from kbassist.chunking import (
+    CHUNKER_VERSION,
+    CLAIMS_FILE,
+    ICP_FILE,
+    ROADMAP_FILE,
+    chunk_files,
+    chunk_from_dict,
+    chunk_to_dict,
+    index_text,
+)
 from kbassist.chunks import Chunk
 from kbassist.embeddings import Embedder
 from kbassist.errors import IndexError_
 from kbassist.knowledge.models import KnowledgePackage
-from kbassist.retrieval import (
-    BM25_DIR,
-    CHUNKS_FILE,
-    HybridRetriever,
-    Snapshot,
-    bm25_tokens,
-)
+from kbassist.retrieval import HybridRetriever, Snapshot, bm25_tokens
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +84,10 @@ PENDING = "pending.json"
 LOCK = "write.lock"
 CHROMA_DIR = "chroma"
 VERSIONS = "versions"
+RECORDS = "records"
+BM25_DIR = "bm25"
 POSTINGS = "postings.npz"
-POSTINGS_META = "postings.json"
+VOCAB = "vocab.json"
 EMBED_BATCH = 64  # texts per embed call: one progress step
 BM25_K1, BM25_B = 1.5, 0.75  # bm25s defaults (method "lucene")
 PROBE_ATTEMPTS = 3
@@ -167,15 +181,19 @@ class Manifest:
         return manifest
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    """Write to a temp file, fsync, os.replace, fsync the folder: all or nothing."""
+def _write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
+    """Write a temp file and os.replace it: readers see all or nothing, even after a
+    SIGKILL. ``durable`` also fsyncs file and folder, for power loss."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    # json.dumps runs the C encoder over the whole value; json.dump is pure Python.
     with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, separators=(",", ":"))
-        handle.flush()
-        os.fsync(handle.fileno())
+        handle.write(json.dumps(data, separators=(",", ":")))
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -197,37 +215,55 @@ class _FilePlan:
     source: str
     sha256: str
     key: str
-    chunks: list[Chunk]
     ids: list[str]
-    changed: bool
+    chunks: list[Chunk] | None  # None: unchanged file, not even re-chunked
+    changed: bool  # its chunks need new vectors
 
 
 def _content_key(sha256: str, chunks: Sequence[Chunk]) -> str:
-    """Covers the file bytes and everything we derive from them, so a chunker or loader
-    change re-embeds even when the file did not change."""
+    """Covers the file bytes and everything derived from them, so a file whose chunks
+    change for any reason gets new vector ids."""
     digest = hashlib.sha256(f"{CHUNKER_VERSION}\n{sha256}\n".encode())
-    for chunk in chunks:
-        record = chunk_to_dict(chunk)
-        record["text"] = index_text(chunk)
-        digest.update(json.dumps(record, sort_keys=True).encode())
+    for c in chunks:
+        fields = (c.node_id, c.kind, c.ref_id, c.source, c.title, index_text(c), str(c.line),
+                  c.status, c.expires, c.claim_kind, ",".join(c.personas),
+                  ",".join(c.segments), c.review_by, repr(sorted(c.extra.items())))
+        digest.update("\x1f".join(fields).encode() + b"\x1e")
     return digest.hexdigest()
 
 
-def _plan(package: KnowledgePackage, chunks: list[Chunk], previous: Manifest | None
+def _file_sha(package: KnowledgePackage, documents: dict[str, str], source: str) -> str:
+    return package.file_hashes.get(source) or documents.get(source, "")
+
+
+def _plan(package: KnowledgePackage, previous: Manifest | None, records: Path
           ) -> list[_FilePlan]:
-    by_source: dict[str, list[Chunk]] = {}
-    for chunk in chunks:
-        by_source.setdefault(chunk.source, []).append(chunk)
-    plans = []
-    for source in sorted(set(package.file_hashes) | set(by_source)):
-        sha = package.file_hashes.get(source, "")
-        own = by_source.get(source, [])
-        key = _content_key(sha, own)
-        ids = [f"{chunk.node_id}@{key[:16]}" for chunk in own]
+    """One plan per package file, sorted by path. A file whose bytes the previous version
+    already indexed, with its records on disk, is not re-chunked: that keeps a one-file
+    change O(changed)."""
+    documents = {d.path: d.sha256 for d in package.documents}
+    sources = sorted(set(package.file_hashes) | set(documents)
+                     | {CLAIMS_FILE, ROADMAP_FILE, ICP_FILE})
+    reusable = previous is not None and previous.chunker == CHUNKER_VERSION
+    plans: dict[str, _FilePlan] = {}
+    for source in sources:
+        sha = _file_sha(package, documents, source)
+        old = previous.files.get(source) if previous else None
+        if (reusable and old is not None and sha and old.sha256 == sha
+                and (not old.ids or (records / f"{old.key}.json").is_file())):
+            plans[source] = _FilePlan(source, sha, old.key, list(old.ids), None, False)
+    fresh = chunk_files(package, only=set(sources) - set(plans))
+    for source in sources:
+        if source in plans:
+            continue
+        chunks = fresh.get(source, [])
+        sha = _file_sha(package, documents, source)
+        key = _content_key(sha, chunks)
+        ids = [f"{chunk.node_id}@{key[:16]}" for chunk in chunks]
         old = previous.files.get(source) if previous else None
         changed = old is None or old.key != key or list(old.ids) != ids
-        plans.append(_FilePlan(source, sha, key, own, ids, changed))
-    return plans
+        plans[source] = _FilePlan(source, sha, key, ids, chunks, changed)
+    return [plans[source] for source in sources]
 
 
 def _kb_version(package: KnowledgePackage, plans: list[_FilePlan]) -> str:
@@ -239,108 +275,119 @@ def _kb_version(package: KnowledgePackage, plans: list[_FilePlan]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _row_ids(files: dict[str, FileEntry]) -> list[str]:
+    """Row order of a version: files sorted by path, each file's chunks in order."""
+    return [cid for source in sorted(files) for cid in files[source].ids]
+
+
 # ---------------------------------------------------------------- BM25
 
 
 @dataclass
 class _Postings:
-    """Term frequencies per (row, term), kept per version so that the next version only
-    tokenizes the chunks of changed files (a full bm25s rebuild takes seconds at 100k)."""
+    """Term frequencies per (term, row), sorted by term, kept per version so the next
+    version only tokenizes changed files and merges instead of re-sorting (a full bm25s
+    rebuild takes seconds at 100k chunks)."""
 
-    ids: list[str]
     vocab: list[str]
-    rows: np.ndarray
-    terms: np.ndarray
-    tfs: np.ndarray
-    doc_len: np.ndarray
+    terms: np.ndarray  # int32, ascending
+    rows: np.ndarray  # int32
+    tfs: np.ndarray  # float32
+    doc_len: np.ndarray  # float32, one per row
 
     def save(self, folder: Path) -> None:
-        np.savez(folder / POSTINGS, rows=self.rows, terms=self.terms, tfs=self.tfs,
+        np.savez(folder / POSTINGS, terms=self.terms, rows=self.rows, tfs=self.tfs,
                  doc_len=self.doc_len)
-        (folder / POSTINGS_META).write_text(json.dumps({"ids": self.ids, "vocab": self.vocab}),
-                                            encoding="utf-8")
+        (folder / VOCAB).write_text(json.dumps(self.vocab), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> _Postings | None:
         try:
-            meta = json.loads((folder / POSTINGS_META).read_text(encoding="utf-8"))
+            vocab = json.loads((folder / VOCAB).read_text(encoding="utf-8"))
             with np.load(folder / POSTINGS) as arrays:
-                return cls(meta["ids"], meta["vocab"], arrays["rows"], arrays["terms"],
-                           arrays["tfs"], arrays["doc_len"])
+                return cls(vocab, arrays["terms"], arrays["rows"], arrays["tfs"],
+                           arrays["doc_len"])
         except (OSError, ValueError, KeyError) as error:
             log.info("no reusable BM25 postings in %s (%s); tokenizing everything", folder, error)
             return None
 
 
-def update_postings(old: _Postings | None, ids: list[str], texts: list[str]) -> _Postings:
-    """Postings for ``ids``: rows whose id the old postings know are copied, the rest are
-    tokenized from ``texts``."""
+def update_postings(old: _Postings | None, old_ids: Sequence[str], ids: Sequence[str],
+                    text_of: Callable[[int], str]) -> _Postings:
+    """Postings for rows ``ids``: rows whose id ``old`` has (in ``old_ids`` order) are
+    carried over, every other row is tokenized from ``text_of(row)``."""
     row_of = {cid: row for row, cid in enumerate(ids)}
     doc_len = np.zeros(len(ids), dtype=np.float32)
     known = np.zeros(len(ids), dtype=bool)
-    vocab = list(old.vocab) if old else []
-    term_of = {term: n for n, term in enumerate(vocab)}
-    rows, terms, tfs = [], [], []
-    if old is not None and len(old.ids):
-        remap = np.fromiter((row_of.get(cid, -1) for cid in old.ids), dtype=np.int64,
-                            count=len(old.ids))
+    vocab = list(old.vocab) if old is not None else []
+    terms = np.zeros(0, dtype=np.int32)
+    rows = np.zeros(0, dtype=np.int32)
+    tfs = np.zeros(0, dtype=np.float32)
+    if old is not None and len(old_ids) == len(old.doc_len):
+        remap = np.fromiter((row_of.get(cid, -1) for cid in old_ids), dtype=np.int64,
+                            count=len(old_ids))
         kept = remap >= 0
         doc_len[remap[kept]] = old.doc_len[kept]
         known[remap[kept]] = True
         new_rows = remap[old.rows]
         keep = new_rows >= 0
-        rows.append(new_rows[keep])
-        terms.append(old.terms[keep].astype(np.int64))
-        tfs.append(old.tfs[keep])
-    new_rows_l: list[int] = []
-    new_terms_l: list[int] = []
-    new_tfs_l: list[float] = []
-    for row in np.flatnonzero(~known).tolist():
-        tokens = bm25_tokens(texts[row])
-        doc_len[row] = len(tokens)
-        for term, count in Counter(tokens).items():
-            new_rows_l.append(row)
-            new_terms_l.append(term_of.setdefault(term, len(term_of)))
-            new_tfs_l.append(count)
-    vocab = list(term_of)
-    rows.append(np.array(new_rows_l, dtype=np.int64))
-    terms.append(np.array(new_terms_l, dtype=np.int64))
-    tfs.append(np.array(new_tfs_l, dtype=np.float32))
-    postings = _Postings(ids, vocab, np.concatenate(rows).astype(np.int32),
-                         np.concatenate(terms).astype(np.int32),
-                         np.concatenate(tfs).astype(np.float32), doc_len)
+        terms, rows, tfs = old.terms[keep], new_rows[keep].astype(np.int32), old.tfs[keep]
+    added = _tokenize_rows(np.flatnonzero(~known).tolist(), text_of, vocab, doc_len)
+    order = np.argsort(added[0], kind="stable")  # only the new postings are sorted
+    at = np.searchsorted(terms, added[0][order], side="right")
+    postings = _Postings(vocab, np.insert(terms, at, added[0][order]),
+                         np.insert(rows, at, added[1][order]),
+                         np.insert(tfs, at, added[2][order]), doc_len)
     return _compact_vocab(postings)
 
 
+def _tokenize_rows(rows: list[int], text_of: Callable[[int], str], vocab: list[str],
+                   doc_len: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(terms, rows, tfs) of ``rows``; new terms are appended to ``vocab``."""
+    term_of = {term: n for n, term in enumerate(vocab)}
+    out_terms: list[int] = []
+    out_rows: list[int] = []
+    out_tfs: list[int] = []
+    for row in rows:
+        tokens = bm25_tokens(text_of(row))
+        doc_len[row] = len(tokens)
+        for term, count in Counter(tokens).items():
+            out_terms.append(term_of.setdefault(term, len(term_of)))
+            out_rows.append(row)
+            out_tfs.append(count)
+    vocab.extend(list(term_of)[len(vocab):])
+    return (np.array(out_terms, dtype=np.int32), np.array(out_rows, dtype=np.int32),
+            np.array(out_tfs, dtype=np.float32))
+
+
 def _compact_vocab(postings: _Postings) -> _Postings:
-    """Drop terms no chunk uses any more once they are the majority."""
-    df = np.bincount(postings.terms, minlength=len(postings.vocab))
-    used = df > 0
+    """Drop terms no chunk uses any more once they are the majority (order-preserving,
+    so the postings stay sorted)."""
+    used = np.bincount(postings.terms, minlength=len(postings.vocab)) > 0
     if used.sum() * 2 >= len(postings.vocab):
         return postings
-    new_id = np.cumsum(used) - 1
-    postings.terms = new_id[postings.terms].astype(np.int32)
+    new_id = (np.cumsum(used) - 1).astype(np.int32)
+    postings.terms = new_id[postings.terms]
     postings.vocab = [term for term, keep in zip(postings.vocab, used.tolist(), strict=True)
                       if keep]
     return postings
 
 
 def bm25_from_postings(postings: _Postings) -> bm25s.BM25:
-    """The bm25s index (method "lucene", its default) computed with numpy in one pass;
-    equal to ``bm25s.BM25().index(tokens)`` on the same tokens."""
-    n_docs, n_vocab = len(postings.ids), len(postings.vocab)
+    """The bm25s index (its default method, "lucene") in one vectorised pass; equal to
+    ``bm25s.BM25().index(tokens)`` on the same tokens."""
+    n_docs, n_vocab = len(postings.doc_len), len(postings.vocab)
     df = np.bincount(postings.terms, minlength=n_vocab)
     idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
-    avg_len = float(postings.doc_len.mean()) if n_docs and postings.doc_len.mean() > 0 else 1.0
-    norm = BM25_K1 * ((1 - BM25_B) + BM25_B * postings.doc_len[postings.rows] / avg_len)
+    mean_len = float(postings.doc_len.mean()) if n_docs else 0.0
+    norm = BM25_K1 * ((1 - BM25_B) + BM25_B * postings.doc_len[postings.rows]
+                      / (mean_len or 1.0))
     data = idf[postings.terms] * postings.tfs / (norm + postings.tfs)
-    order = np.argsort(postings.terms, kind="stable")
     indptr = np.zeros(n_vocab + 2, dtype=np.int64)  # one extra column: bm25s's empty token
     np.cumsum(df, out=indptr[1:n_vocab + 1])
     indptr[n_vocab + 1] = indptr[n_vocab]
     bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B, method="lucene")
-    bm25.scores = {"data": data[order].astype(np.float32),
-                   "indices": postings.rows[order].astype(np.int32),
+    bm25.scores = {"data": data.astype(np.float32), "indices": postings.rows,
                    "indptr": indptr, "num_docs": n_docs}
     bm25.vocab_dict = {term: n for n, term in enumerate(postings.vocab)}
     bm25.vocab_dict[""] = n_vocab
@@ -415,7 +462,7 @@ def _node(cid: str, chunk: Chunk, vector: np.ndarray) -> TextNode:
         "title": chunk.title, "line": chunk.line, "status": chunk.status,
         "expires": chunk.expires, "claim_kind": chunk.claim_kind,
         "personas": ",".join(chunk.personas), "segments": ",".join(chunk.segments),
-        "review_by": chunk.review_by, "node_id": chunk.node_id,
+        "review_by": chunk.review_by, "chunk_id": chunk.node_id,
     }
     return TextNode(id_=cid, text=chunk.text, metadata=metadata, embedding=vector.tolist())
 
@@ -485,11 +532,29 @@ class KnowledgeIndex:
 
     def _load_snapshot(self) -> Snapshot:
         manifest = self._serving()
+        where = manifest.version_dir
         try:
-            return Snapshot.load(self.root / manifest.version_dir, manifest.generation,
-                                 manifest.kb_version)
+            ids: list[str] = []
+            records: list[dict[str, Any]] = []
+            for source in sorted(manifest.files):
+                entry = manifest.files[source]
+                if not entry.ids:
+                    continue
+                where = f"{RECORDS}/{entry.key}.json"
+                data = json.loads((self.root / where).read_text(encoding="utf-8"))
+                if data["ids"] != list(entry.ids):
+                    raise ValueError("its ids differ from the manifest's")
+                ids.extend(data["ids"])
+                records.extend(data["chunks"])
+            where = manifest.version_dir
+            bm25 = None
+            if ids:
+                bm25 = bm25s.BM25.load(str(self.root / where / BM25_DIR), mmap=False)
+                if bm25.scores["num_docs"] != len(ids):
+                    raise ValueError("the BM25 index does not match the chunk list")
         except Exception as error:
-            raise self._unreadable(f"{manifest.version_dir}: {error}") from error
+            raise self._unreadable(f"{where}: {error}") from error
+        return Snapshot(manifest.generation, manifest.kb_version, ids, records, bm25)
 
     def _open_dense(self) -> ChromaDense:
         manifest = self._serving()
@@ -512,17 +577,19 @@ class KnowledgeIndex:
 
     # ------------------------------------------------------------ building
 
-    def build(self, package: KnowledgePackage, *, progress: bool = False) -> IndexSummary:
-        """Make ``package`` the serving version, re-embedding only changed files."""
+    def build(self, package: KnowledgePackage, *, progress: bool = False,
+              force: bool = False) -> IndexSummary:
+        """Make ``package`` the serving version, re-embedding only changed files
+        (every file with ``force``, which also starts the vector store afresh)."""
         started = time.perf_counter()
-        chunks = chunk_package(package)
         self.root.mkdir(parents=True, exist_ok=True)
         with self._write_lock():
-            previous = self._previous_for_build()
-            client, collection, previous = self._open_for_build(previous)
+            serving = self._previous_for_build()
+            client, collection, previous = self._open_for_build(None if force else serving)
             try:
-                return _Build(self, client, collection, previous, progress).run(
-                    package, chunks, started)
+                build = _Build(self, client, collection, previous, progress)
+                build.last_generation = serving.generation if serving else 0
+                return build.run(package, started)
             finally:
                 _close(client)
 
@@ -603,46 +670,54 @@ class _Build:
     def __init__(self, index: KnowledgeIndex, client: ClientAPI, collection: Collection,
                  previous: Manifest | None, progress: bool) -> None:
         self.index, self.client, self.collection = index, client, collection
+        self.root = index.root
         self.previous, self.progress = previous, progress
         self.store = ChromaVectorStore(chroma_collection=collection)
         self.max_batch = max_batch_size(client)
+        self.last_generation = previous.generation if previous else 0
 
-    def run(self, package: KnowledgePackage, chunks: list[Chunk], started: float
-            ) -> IndexSummary:
-        index, previous = self.index, self.previous
+    def run(self, package: KnowledgePackage, started: float) -> IndexSummary:
+        previous = self.previous
         self._recover()
-        plans = _plan(package, chunks, previous)
+        plans = _plan(package, previous, self.root / RECORDS)
         kb_version = _kb_version(package, plans)
         changed = [p for p in plans if p.changed]
         removed = sorted(set(previous.files) - {p.source for p in plans}) if previous else []
-        summary = partial(IndexSummary, kb_version=kb_version, chunks=len(chunks),
-                          files_total=len(plans),
-                          files_reembedded=sum(1 for p in changed if p.chunks),
+        summary = partial(IndexSummary, kb_version=kb_version,
+                          chunks=sum(len(p.ids) for p in plans), files_total=len(plans),
+                          files_reembedded=sum(1 for p in changed if p.ids),
                           files_removed=len(removed))
+        for plan in plans:  # also restores the records of a damaged version
+            if plan.chunks:
+                self._write_records(plan)
         if (previous is not None and not changed and not removed
                 and previous.kb_version == kb_version
-                and (index.root / previous.version_dir / CHUNKS_FILE).is_file()):
-            return summary(chunks_embedded=0, unchanged=True,
-                                seconds=time.perf_counter() - started,
-                                generation=previous.generation)
+                and self._complete(previous)):
+            return summary(chunks_embedded=0, unchanged=True, generation=previous.generation,
+                           seconds=time.perf_counter() - started)
         new_ids = {cid for p in changed for cid in p.ids}
-        serving_ids = previous.all_ids() if previous else set()
-        retired = serving_ids - {cid for p in plans for cid in p.ids}
-        _write_json_atomic(index.root / PENDING, {"ids": sorted(new_ids | retired)})
+        retired = (previous.all_ids() if previous else set()) - {
+            cid for p in plans for cid in p.ids}
+        _write_json_atomic(self.root / PENDING, {"ids": sorted(new_ids | retired)})
         embedded = self._embed_and_add([(cid, chunk) for p in changed
-                                        for cid, chunk in zip(p.ids, p.chunks, strict=True)])
-        manifest = self._write_version(plans, chunks, kb_version)
-        _write_json_atomic(index.root / MANIFEST, manifest.to_json())  # the switch-over
+                                        for cid, chunk in zip(p.ids, p.chunks or [],
+                                                              strict=True)])
+        manifest = self._write_version(plans, kb_version)
+        _write_json_atomic(self.root / MANIFEST, manifest.to_json())  # the switch-over
         self._delete(sorted(retired))
-        (index.root / PENDING).unlink(missing_ok=True)
-        self._prune_versions(manifest)
+        (self.root / PENDING).unlink(missing_ok=True)
+        self._prune(manifest)
         return summary(chunks_embedded=embedded, unchanged=False,
-                            seconds=time.perf_counter() - started,
-                            generation=manifest.generation)
+                       generation=manifest.generation, seconds=time.perf_counter() - started)
+
+    def _complete(self, manifest: Manifest) -> bool:
+        folder = self.root / manifest.version_dir
+        return (folder / POSTINGS).is_file() and (
+            not manifest.chunks or (folder / BM25_DIR).is_dir())
 
     def _recover(self) -> None:
         """Delete what an interrupted build may have left: journaled ids not serving."""
-        pending = self.index.root / PENDING
+        pending = self.root / PENDING
         try:
             ids = json.loads(pending.read_text(encoding="utf-8"))["ids"]
         except FileNotFoundError:
@@ -689,43 +764,74 @@ class _Build:
         for batch in _batches(nodes, self.max_batch):
             self.store.add(list(batch))
 
-    def _write_version(self, plans: list[_FilePlan], chunks: list[Chunk], kb_version: str
-                       ) -> Manifest:
-        index, previous = self.index, self.previous
-        generation = (previous.generation if previous else 0) + 1
+    def _write_version(self, plans: list[_FilePlan], kb_version: str) -> Manifest:
+        previous = self.previous
+        generation = self.last_generation + 1
         version_dir = f"{VERSIONS}/{generation:06d}-{uuid.uuid4().hex[:8]}"
-        folder = index.root / version_dir
+        folder = self.root / version_dir
         folder.mkdir(parents=True)
-        id_of = {chunk.node_id: cid for p in plans for chunk, cid in zip(p.chunks, p.ids,
-                                                                          strict=True)}
-        ids = [id_of[chunk.node_id] for chunk in chunks]
-        old = _Postings.load(index.root / previous.version_dir) if previous else None
-        postings = update_postings(old, ids, [index_text(chunk) for chunk in chunks])
+        files = {p.source: FileEntry(p.sha256, p.key, tuple(p.ids)) for p in plans}
+        ids = _row_ids(files)
+        old = _Postings.load(self.root / previous.version_dir) if previous else None
+        old_ids = _row_ids(previous.files) if previous else []
+        postings = update_postings(old, old_ids, ids, self._text_lookup(plans))
         postings.save(folder)
-        if chunks:
+        if ids:
             bm25_from_postings(postings).save(str(folder / BM25_DIR), show_progress=False)
-        records = [chunk_to_dict(chunk) for chunk in chunks]
-        with (folder / CHUNKS_FILE).open("w", encoding="utf-8") as handle:
-            json.dump({"ids": ids, "chunks": records}, handle, separators=(",", ":"))
-            handle.flush()
-            os.fsync(handle.fileno())
         return Manifest(
             kb_version=kb_version, generation=generation, version_dir=version_dir,
-            embedding_model=index.model, collection=index.collection_name,
-            chunker=CHUNKER_VERSION,
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            chunks=len(chunks),
-            files={p.source: FileEntry(p.sha256, p.key, tuple(p.ids)) for p in plans})
+            embedding_model=self.index.model, collection=self.index.collection_name,
+            chunker=CHUNKER_VERSION, created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            chunks=len(ids), files=files)
 
-    def _prune_versions(self, manifest: Manifest) -> None:
+    def _write_records(self, plan: _FilePlan) -> None:
+        """Chunk records are stored per file under their content key, shared by every
+        version that contains that file, so an unchanged file is never rewritten."""
+        path = self.root / RECORDS / f"{plan.key}.json"
+        if path.is_file():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        records = [chunk_to_dict(chunk) for chunk in plan.chunks or []]
+        _write_json_atomic(path, {"source": plan.source, "ids": plan.ids, "chunks": records},
+                           durable=False)
+
+    def _text_lookup(self, plans: list[_FilePlan]) -> Callable[[int], str]:
+        """Index text of a row: from memory for re-chunked files, else from its records
+        (only needed when the previous postings cannot be reused)."""
+        starts: list[int] = []
+        total = 0
+        for plan in plans:
+            starts.append(total)
+            total += len(plan.ids)
+        loaded: dict[int, list[str]] = {}
+
+        def text_of(row: int) -> str:
+            n = bisect.bisect_right(starts, row) - 1
+            if n not in loaded:
+                plan = plans[n]
+                if plan.chunks is not None:
+                    loaded[n] = [index_text(chunk) for chunk in plan.chunks]
+                else:
+                    data = json.loads((self.root / RECORDS / f"{plan.key}.json").read_text(
+                        encoding="utf-8"))
+                    loaded[n] = [index_text(chunk_from_dict(r)) for r in data["chunks"]]
+            return loaded[n][row - starts[n]]
+
+        return text_of
+
+    def _prune(self, manifest: Manifest) -> None:
         """Keep the new version and the one before it (a reader may be loading it)."""
-        keep = {manifest.version_dir}
-        if self.previous:
-            keep.add(self.previous.version_dir)
-        versions = self.index.root / VERSIONS
+        keep = [manifest] + ([self.previous] if self.previous else [])
+        folders = {m.version_dir for m in keep}
+        versions = self.root / VERSIONS
         for folder in versions.iterdir() if versions.is_dir() else ():
-            if f"{VERSIONS}/{folder.name}" not in keep:
+            if f"{VERSIONS}/{folder.name}" not in folders:
                 shutil.rmtree(folder, ignore_errors=True)
+        keys = {f"{e.key}.json" for m in keep for e in m.files.values()}
+        records = self.root / RECORDS
+        for path in records.iterdir() if records.is_dir() else ():
+            if path.name not in keys:
+                path.unlink(missing_ok=True)
 
 
 def max_batch_size(client: ClientAPI) -> int:

@@ -3,13 +3,12 @@ with reciprocal rank fusion, plus an exact-name boost for roadmap titles and ali
 
 Filters run in Python on the over-fetched candidates, never as Chroma ``where`` clauses on
 the hot path: a filtered Chroma query is 50-100x slower at 100k vectors. Everything the
-filters and hits need (texts, metadata, BM25) is loaded once per version from a sidecar,
-so a query touches Chroma exactly once.
+filters and hits need (texts, metadata, BM25) is loaded once per version (see index.py),
+so a query usually touches Chroma once.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -17,7 +16,6 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any, Protocol
 
 import bm25s
@@ -31,8 +29,6 @@ from kbassist.embeddings import Embedder
 log = logging.getLogger(__name__)
 
 RRF_K = 60
-CHUNKS_FILE = "chunks.json"
-BM25_DIR = "bm25"
 KINDS = ("claim", "roadmap", "icp", "messaging", "reference")
 BOOST = 1.0  # added to a named roadmap item's fused score; RRF scores stay below 0.04
 
@@ -120,19 +116,6 @@ class Snapshot:
                 pattern = _alias_pattern([record["title"], *aliases.split("\n")])
                 if pattern is not None:
                     self.name_patterns.append((row, pattern))
-
-    @classmethod
-    def load(cls, folder: Path, generation: int, kb_version: str) -> Snapshot:
-        data = json.loads((folder / CHUNKS_FILE).read_text(encoding="utf-8"))
-        ids, records = data["ids"], data["chunks"]
-        if len(ids) != len(records):
-            raise ValueError(f"{CHUNKS_FILE} lists {len(ids)} ids for {len(records)} chunks")
-        bm25 = None
-        if records:
-            bm25 = bm25s.BM25.load(str(folder / BM25_DIR), mmap=False)
-            if bm25.scores["num_docs"] != len(records):
-                raise ValueError("the BM25 index does not match the chunk list")
-        return cls(generation, kb_version, ids, records, bm25)
 
     def __len__(self) -> int:
         return len(self.ids)
