@@ -92,6 +92,33 @@ def build_parser() -> argparse.ArgumentParser:
     lint = commands.add_parser("lint", help="knowledge consistency report")
     _common(lint)
     lint.add_argument("--json", action="store_true")
+    lint.add_argument("--no-embeddings", action="store_true",
+                      help="find near-duplicate claims by word overlap only (faster)")
+
+    evals = commands.add_parser("eval", help="run the eval suite; exit 1 on a gate failure")
+    _common(evals)
+    evals.add_argument("--json", action="store_true", help="print JSON (see the CLI contract)")
+    evals.add_argument("--suite", default="default",
+                       help="a folder under evals/ (default: evals/cases)")
+    evals.add_argument("--cases", type=Path, help="case folder (overrides --suite's)")
+    evals.add_argument("--gates", type=Path, help="gates file (default: evals/gates.yaml)")
+    evals.add_argument("--baseline", type=Path,
+                       help="baseline to compare with or save (default: evals/baseline.json)")
+    evals.add_argument("--save-baseline", action="store_true",
+                       help="write this run as the baseline")
+    evals.add_argument("--repeat", type=int, default=1,
+                       help="runs per case with an LLM backend (mean and spread reported)")
+    evals.add_argument("--report-dir", type=Path, help="write report.html and summary.md here")
+    evals.add_argument("--only", action="append", metavar="ID|TAG|KIND",
+                       help="run only matching cases (repeatable)")
+    evals.add_argument("--no-history", action="store_true",
+                       help="don't append this run to <data-dir>/evals/history.jsonl")
+
+    diff = commands.add_parser("diff", help="what changed between two package versions")
+    _common(diff)
+    diff.add_argument("old", help="package folder or git ref (e.g. HEAD~1, v1.2, main:knowledge)")
+    diff.add_argument("new", nargs="?", help="package folder or git ref (default: --kb)")
+    diff.add_argument("--json", action="store_true", help="JSON for notifications")
 
     ui = commands.add_parser("ui", help="start the Gradio app")
     _common(ui)
@@ -274,16 +301,81 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from kbassist.lint import lint_package
+    from kbassist.lint import lint_package, rule_counts
 
-    report = lint_package(_settings(args).kb)
+    embed = None
+    if not args.no_embeddings:
+        from kbassist.embeddings import MiniLMEmbedder
+
+        embed = MiniLMEmbedder().embed_batch
+    report = lint_package(_settings(args).kb, embed=embed)
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
         for finding in report.errors + report.warnings:
             print(finding.describe())
-        print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+        counts = rule_counts(report.errors + report.warnings)
+        by_rule = f" ({', '.join(f'{r} {n}' for r, n in sorted(counts.items()))})" \
+            if counts else ""
+        print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s){by_rule}")
     return EXIT_CHECK_FAILED if report.errors else EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from kbassist.assistant import build_assistant
+    from kbassist.evals import default_paths, load_history, run_eval, save_baseline
+
+    if args.repeat < 1:
+        raise KbassistError("--repeat must be at least 1")
+    settings = _settings(args).model_copy(update={"audit": False})
+    assistant = build_assistant(settings, channel="eval")
+    run = run_eval(assistant, suite=args.suite, cases_dir=args.cases, repeat=args.repeat,
+                   baseline=args.baseline, gates=args.gates, record_history=not args.no_history,
+                   only=args.only)
+    if args.save_baseline:
+        target = args.baseline or default_paths(args.suite)["baseline"]
+        save_baseline(run, target)
+        print(f"wrote the baseline {target}", file=sys.stderr)
+    if args.report_dir:
+        args.report_dir.mkdir(parents=True, exist_ok=True)
+        history = load_history(settings.data_dir) or [run.history_entry()]
+        (args.report_dir / "report.html").write_text(run.to_html(history), encoding="utf-8")
+        (args.report_dir / "summary.md").write_text(run.to_markdown(), encoding="utf-8")
+        print(f"wrote {args.report_dir / 'report.html'} and {args.report_dir / 'summary.md'}",
+              file=sys.stderr)
+    if args.json:
+        print(json.dumps(run.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(run.to_markdown())
+    return EXIT_OK if run.passed else EXIT_CHECK_FAILED
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
+    from kbassist.diff import diff_packages, export_version
+    from kbassist.knowledge.loader import load_package
+
+    kb = _settings(args).kb
+    with ExitStack() as stack:
+        old = stack.enter_context(export_version(args.old, kb))
+        new = stack.enter_context(export_version(args.new or str(kb), kb))
+        packages = []
+        for version in (old, new):
+            try:
+                packages.append(load_package(version.path))
+            except KnowledgeError as exc:
+                raise KbassistError(f"{version.label}: the knowledge package has "
+                                    f"{len(exc.problems)} error(s), first: {exc.problems[0]}"
+                                    ) from exc
+        result = diff_packages(packages[0], packages[1],
+                               old_label=old.label, new_label=new.label, old_as_of=old.as_of,
+                               today=new.as_of)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(result.to_markdown(), end="")
+    return EXIT_OK
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -303,6 +395,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "gaps": cmd_gaps,
     "report": cmd_report,
     "lint": cmd_lint,
+    "eval": cmd_eval,
+    "diff": cmd_diff,
     "ui": cmd_ui,
 }
 
