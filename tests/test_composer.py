@@ -66,11 +66,14 @@ def test_roadmap_questions_use_approved_wording_by_status(
 
 
 def test_never_item_points_to_what_is_available(package: KnowledgePackage) -> None:
-    hits = [claim_hit(package, "per-robot-pricing", 0.5)]
+    hits = [claim_hit(package, "harbor-logistics-story", 0.6),
+            claim_hit(package, "sso-support", 0.5, 2)]
     composed = Composer(package, TODAY).answer("Is there a self-hosted version?", hits)
     assert "What we can offer today:" in composed.text
-    assert package.claims[0].text in composed.text
-    assert {c.ref_id for c in composed.cited} == {"on-prem", "per-robot-pricing"}
+    sso = package.claim("sso-support")
+    assert sso is not None and sso.text in composed.text
+    # a customer story is proof, not something to offer instead
+    assert {c.ref_id for c in composed.cited} == {"on-prem", "sso-support"}
 
 
 def test_internal_notes_never_appear(package: KnowledgePackage) -> None:

@@ -1,80 +1,164 @@
-"""The reps' app. A thin adapter: every answer comes from Assistant.ask, governed."""
+"""The reps' app: a thin adapter over ``build_assistant``. Every answer, draft and RFP row
+comes from the Assistant, governed; this package only lays it out.
+
+``build_app(assistant)`` makes the Blocks (no IO beyond reading the package); ``launch`` wires
+the safe defaults: loopback, no sharing, no tracebacks, upload limits, blocked package and data
+folders, optional sign-in from ``KBASSIST_AUTH_FILE``, and enough concurrency that one rep's
+answer never waits for another's.
+"""
 
 from __future__ import annotations
 
-import html
+import atexit
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from kbassist.assistant import AskResult, Assistant, build_assistant
-from kbassist.errors import KbassistError
+import gradio as gr
+
+from kbassist.assistant import Assistant, build_assistant
+from kbassist.auth import load_users, make_authenticator
+from kbassist.draft import DraftRequest
+from kbassist.errors import KbassistError, UsageError
+from kbassist.runtime import configure_offline_environment
 from kbassist.settings import Settings
+from kbassist.ui.ask import build_ask_tab
+from kbassist.ui.common import OutputFolder, UiContext
+from kbassist.ui.draft import build_draft_tab, channel_of
+from kbassist.ui.evals import build_evals_tab
+from kbassist.ui.fit import build_fit_tab
+from kbassist.ui.gaps import build_gaps_tab
+from kbassist.ui.knowledge import KnowledgeHandlers, build_knowledge_tab
+from kbassist.ui.rfp import build_rfp_tab
+from kbassist.ui.theme import CSS, make_theme
 
-BADGES = {"pass": "✅ governance: pass", "revised": "🛠️ governance: revised",
-          "blocked": "⛔ governance: blocked (offline answer used)"}
-
-
-def render_answer(result: AskResult) -> str:
-    """Answer, citations with roadmap status chips, and the governance badge, as Markdown."""
-    lines = [result.answer, ""]
-    if result.citations:
-        lines.append("**Sources**")
-        for chunk in result.citations:
-            chip = f" `{chunk.status}`" if chunk.status else ""
-            lines.append(f"- `{chunk.kind}` **{html.escape(chunk.ref_id)}**{chip} — "
-                         f"{html.escape(chunk.source)}")
-    checks = result.governed.checks_json()
-    badge = BADGES.get(checks["status"], checks["status"])
-    caught = checks["violations"]
-    lines.append("")
-    if caught or checks.get("changes"):
-        lines.append(f"<details><summary>{badge}</summary>\n")
-        lines.extend(f"- {html.escape(str(change))}" for change in checks.get("changes", []))
-        lines.extend(f"- `{v['rule']}`: {html.escape(v['detail'])}" for v in caught)
-        lines.append("</details>")
-    else:
-        lines.append(badge)
-    return "\n".join(lines)
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+CONCURRENCY = 8  # events of one listener that run at once (Gradio's default is 1)
+MAX_UPLOAD = "20mb"  # the RFP reader's own limit, enforced before the file reaches it
 
 
-def build_app(assistant: Assistant) -> Any:
-    import gradio as gr
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """A KbassistError reaches an API client as its message; nothing else leaks."""
+    try:
+        yield
+    except KbassistError as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
 
-    package = assistant.package
-    personas = [("Any persona", "")] + [(p.name, p.id) for p in package.personas]
-    segments = [("Any segment", "")] + [(s.name, s.id) for s in package.segments]
 
-    def respond(message: str, history: list[Any], persona: str, segment: str) -> str:
-        if not message.strip():
-            return "Please type a question."
-        try:
-            result = assistant.ask(message, persona=persona or None, segment=segment or None)
-        except KbassistError as exc:
-            return f"⚠️ {exc}"
-        return render_answer(result)
+class Api:
+    """The app's public API (``gradio_client``): stable names, JSON-able results in the CLI's
+    ``--json`` shapes. Errors come back as one-line messages."""
 
-    with gr.Blocks(title=f"{package.config.product} assistant") as app:
-        gr.Markdown(f"## {package.config.product} assistant\nAnswers from approved material "
-                    f"only · kb_version `{package.kb_version}`")
-        with gr.Row():
-            persona = gr.Dropdown(choices=personas, value="", label="Persona")
-            segment = gr.Dropdown(choices=segments, value="", label="Segment")
-        gr.ChatInterface(fn=respond, additional_inputs=[persona, segment], api_name="ask")
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+
+    def ask(self, question: str, persona: str = "", segment: str = "") -> dict[str, Any]:
+        """A governed answer with citations (the shape of `kbassist ask --json`)."""
+        with _one_line_errors():
+            if not question.strip():
+                raise UsageError("the question is empty")
+            return self.assistant.ask(question.strip(), persona=persona or None,
+                                      segment=segment or None).to_json()
+
+    def draft(self, channel: str, persona: str, segment: str = "", account: str = "",
+              contact: str = "", context: str = "", rep_name: str = "") -> dict[str, Any]:
+        """A governed outreach draft (the shape of `kbassist draft --json`); channel is email,
+        linkedin or call-opener."""
+        with _one_line_errors():
+            return self.assistant.draft(DraftRequest(
+                channel=channel_of(channel), persona=persona, segment=segment or None,
+                account=account or None, contact=contact or None, context=context or None,
+                rep_name=rep_name or None)).to_json()
+
+    def fit(self, description: str) -> dict[str, Any]:
+        """The ICP fit verdict with reasons (the shape of `kbassist fit --json`)."""
+        with _one_line_errors():
+            if not description.strip():
+                raise UsageError("the prospect description is empty")
+            return self.assistant.fit(description.strip()).to_json()
+
+
+def build_app(assistant: Assistant, *, outputs: OutputFolder | None = None) -> gr.Blocks:
+    settings = assistant.settings
+    ctx = UiContext(assistant=assistant, outputs=outputs or OutputFolder(),
+                    blocked=[settings.kb, settings.data_dir])
+    package = assistant.package  # fails early, before any browser connects
+    knowledge = KnowledgeHandlers(ctx)
+    with gr.Blocks(title=f"{package.config.product} assistant",
+                   analytics_enabled=False) as app:
+        header = gr.HTML(knowledge.header(), elem_id="kb-header-block")
+        with gr.Tabs(elem_id="kb-tabs"):
+            with gr.Tab("Ask", id="ask"):
+                build_ask_tab(ctx)
+            with gr.Tab("Draft", id="draft"):
+                build_draft_tab(ctx)
+            with gr.Tab("RFP", id="rfp"):
+                build_rfp_tab(ctx)
+            with gr.Tab("Fit", id="fit"):
+                build_fit_tab(ctx)
+            with gr.Tab("Knowledge", id="knowledge") as knowledge_tab:
+                build_knowledge_tab(ctx, header, knowledge_tab)
+            with gr.Tab("Evals", id="evals"):
+                build_evals_tab(ctx)
+            with gr.Tab("Gaps", id="gaps") as gaps_tab:
+                build_gaps_tab(ctx, gaps_tab)
+        app.load(knowledge.header, None, [header], api_visibility="private")
+        api = Api(assistant)
+        gr.api(api.ask, api_name="ask")
+        gr.api(api.draft, api_name="draft")
+        gr.api(api.fit, api_name="fit")
+    app.queue(default_concurrency_limit=CONCURRENCY, api_open=False)
     return app
 
 
-def launch(settings: Settings, *, host: str = "127.0.0.1", port: int = 7860) -> None:
-    if host not in {"127.0.0.1", "localhost", "::1"} and settings.auth_file is None:
-        print(f"warning: serving on {host} without authentication; set KBASSIST_AUTH_FILE",
-              file=sys.stderr)
-    assistant = build_assistant(settings, channel="ui")
-    app = build_app(assistant)
-    app.queue(default_concurrency_limit=8)
+def launch_options(settings: Settings, *, host: str, port: int) -> dict[str, Any]:
+    """Everything ``Blocks.launch`` gets, in one place (tests launch with the same)."""
+    options: dict[str, Any] = {
+        "server_name": host,
+        "server_port": port,
+        "share": False,
+        "show_error": False,  # a KbassistError is shown as its message; nothing else leaks
+        "max_file_size": MAX_UPLOAD,
+        "blocked_paths": [str(settings.kb.resolve()), str(settings.data_dir.resolve())],
+        "footer_links": ["api"],
+        "run_history": False,  # don't keep answers in the browser's storage
+        "enable_monitoring": False,
+        "mcp_server": False,
+        "ssr_mode": False,
+        "pwa": False,
+        "theme": make_theme(),
+        "css": CSS,
+        "quiet": True,
+    }
+    if settings.auth_file is not None:
+        options["auth"] = make_authenticator(load_users(settings.auth_file))
+        options["auth_message"] = "Sign in with your kbassist account."
+    return options
+
+
+def host_warning(settings: Settings, host: str) -> str | None:
+    if host in LOOPBACK or settings.auth_file is not None:
+        return None
+    return f"warning: serving on {host} without authentication; set KBASSIST_AUTH_FILE"
+
+
+def launch(
+    settings: Settings, *, host: str = "127.0.0.1", port: int = 7860,
+    assistant: Assistant | None = None, block: bool = True,
+) -> gr.Blocks:
+    """Start the app. ``block=False`` returns once it is serving (tests, notebooks)."""
+    configure_offline_environment()  # no analytics or telemetry lookups, whoever calls this
+    warning = host_warning(settings, host)
+    if warning:
+        print(warning, file=sys.stderr)
+    options = launch_options(settings, host=host, port=port)  # reads the users file first
+    assistant = assistant or build_assistant(settings, channel="ui")
+    outputs = OutputFolder()
+    atexit.register(outputs.remove)
+    app = build_app(assistant, outputs=outputs)
     print(f"kbassist app on http://{host}:{port}", file=sys.stderr)
-    app.launch(
-        server_name=host,
-        server_port=port,
-        share=False,
-        show_error=False,
-        blocked_paths=[str(settings.kb.resolve()), str(settings.data_dir.resolve())],
-    )
+    app.launch(prevent_thread_lock=not block, **options)
+    return app
+

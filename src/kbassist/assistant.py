@@ -213,6 +213,7 @@ class Assistant:
         self.warnings: list[str] = []
         self._lock = threading.RLock()
         self._state: _State | None = None
+        self._thread = threading.local()  # per-thread: the UI answers on several threads
 
     @property
     def today(self) -> date:
@@ -480,8 +481,13 @@ class Assistant:
         return governed.text, cited or list(gen.evidence), governed, prompt
 
     def _emit(self, record: OutputRecord) -> None:
-        for listener in self.listeners:
-            listener(record)
+        returned = [listener(record) for listener in self.listeners]
+        self._thread.last_output_id = next((r for r in returned if isinstance(r, int)), None)
+
+    @property
+    def last_output_id(self) -> int | None:
+        """The audit id of the last output made on this thread, to attach feedback to it."""
+        return getattr(self._thread, "last_output_id", None)
 
 
 def _leak_spans(violations: Sequence[Violation]) -> list[tuple[int, int]]:

@@ -21,6 +21,8 @@ UNKNOWN_THRESHOLD = 0.30
 # Passages scoring below this fraction of the best dense score are left out of the answer.
 RELATIVE_CUTOFF = 0.60
 MAX_SOURCES = 4
+# What a rep can offer instead of a declined roadmap item: capabilities, not proof points.
+CAPABILITY_KINDS = frozenset({"value", "differentiator", "security", "compliance"})
 # A roadmap hit this close to the question, ranked first or second, is what it asks about.
 ROADMAP_IMPLIED = 0.35
 AUTHORITY = {"claim": 0, "roadmap": 1, "icp": 2, "messaging": 3, "reference": 4}
@@ -240,7 +242,7 @@ class Composer:
             chunk = hit.chunk
             if chunk.ref_id in exclude:
                 continue
-            usable = chunk.kind == "claim" or (
+            usable = (chunk.kind == "claim" and chunk.claim_kind in CAPABILITY_KINDS) or (
                 chunk.kind == "roadmap" and chunk.status == "available"
             )
             if usable and (hit.dense_score or 0.0) >= UNKNOWN_THRESHOLD:
