@@ -19,7 +19,7 @@ from kbassist.embeddings import MiniLMEmbedder
 from kbassist.errors import UsageError
 from kbassist.knowledge.loader import load_package
 from kbassist.settings import Settings
-from kbfactory import CLAIMS_YAML, make_package
+from kbfactory import CLAIMS_YAML, ROADMAP_YAML, make_package
 
 TODAY = date(2026, 11, 22)
 
@@ -147,3 +147,20 @@ def test_unknown_persona_or_segment_is_a_usage_error(assistant: Assistant) -> No
         assistant.draft(DraftRequest("email", "ghost"))
     with pytest.raises(UsageError, match="unknown segment"):
         assistant.draft(DraftRequest("email", "ops-director", segment="mars"))
+
+
+def test_linkedin_never_cuts_approved_roadmap_wording(tmp_path: Path) -> None:
+    long_say = ("Battery health forecasting is committed and in development; it isn't available "
+                "today, and until it ships every fleet report already shows charge cycles per "
+                "robot so site leads can plan battery swaps by hand during the quieter shifts.")
+    kb = make_package(tmp_path / "kb", {"roadmap.yaml": ROADMAP_YAML.replace(
+        '"Battery health forecasting is in development; it isn\'t available today."',
+        f'"{long_say}"')})
+    assistant = build_assistant(Settings(kb=kb, data_dir=tmp_path / "data"),
+                                embedder=MiniLMEmbedder(), today=TODAY)
+    result = draft(assistant, "linkedin", persona="ops-director",
+                   context="They asked about battery prediction")
+    assert len(result["body"]) <= LINKEDIN_MAX_CHARS
+    assert "…" not in result["body"]
+    assert "stands on a quick call" in result["body"]
+    assert result["checks"]["remaining"] == []

@@ -145,9 +145,9 @@ def _greeting(request: DraftRequest) -> str:
     return f"Hi {request.contact.split()[0]}," if request.contact else "Hi there,"
 
 
-def _roadmap_lines(plan: DraftPlan, disclaimer: str) -> list[str]:
+def _roadmap_lines(plan: DraftPlan, disclaimer: str, *, with_window: bool = True) -> list[str]:
     """Roadmap items the prospect asked about, in their approved wording and nothing else."""
-    return [approved_wording(item, disclaimer) for item in plan.roadmap]
+    return [approved_wording(item, disclaimer, with_window=with_window) for item in plan.roadmap]
 
 
 def write_offline(package: KnowledgePackage, plan: DraftPlan, request: DraftRequest) -> Draft:
@@ -163,8 +163,13 @@ def write_offline(package: KnowledgePackage, plan: DraftPlan, request: DraftRequ
     if request.channel == "email":
         return _email(package, plan, request, hook, lead, roadmap, context, sign_off)
     if request.channel == "linkedin":
-        sentences = [*roadmap[:1], *(lead[:1] if not roadmap else []), "Open to a quick chat?"]
         greeting = _greeting(request) + "\n\n"
+        roadmap = _roadmap_lines(plan, disclaimer, with_window=False)  # 300 characters
+        sentences = [*roadmap[:1], *(lead[:1] if not roadmap else []), "Open to a quick chat?"]
+        if roadmap and len(greeting) + len(" ".join(sentences)) > LINKEDIN_MAX_CHARS:
+            # Approved wording is never cut short: defer the item to the call instead.
+            title = plan.roadmap[0].title.lower()
+            sentences = [f"Happy to walk you through where {title} stands on a quick call."]
         return Draft("", greeting + fit_chars(sentences, LINKEDIN_MAX_CHARS - len(greeting)))
     opener = [f"{_greeting(request)[:-1]}, this is {request.rep_name or '[your name]'} from "
               f"{config.company}.", hook, *roadmap[:1], *lead[:1],

@@ -27,12 +27,13 @@ def find_mentions(text: str, items: Iterable[RoadmapItem]) -> list[RoadmapItem]:
     return [item for _, item in sorted(found, key=lambda pair: pair[0])]
 
 
-def approved_wording(item: RoadmapItem, disclaimer: str) -> str:
-    """The only way an item may be described: its status decides the wording."""
+def approved_wording(item: RoadmapItem, disclaimer: str, *, with_window: bool = True) -> str:
+    """The only way an item may be described: its status decides the wording. The window is
+    optional detail; the disclaimer never is."""
     if item.status == "available":
         return f"{item.title} is available today."
     say = (item.say or "").strip()
     if item.status == "next":
-        window = f" The planned window is {item.window}." if item.window else ""
+        window = f" The planned window is {item.window}." if item.window and with_window else ""
         return f"{say}{window} {disclaimer}".strip()
     return say
