@@ -9,7 +9,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install install-local run index test lint bench clean
+.PHONY: install install-local run index test lint eval bench clean
 
 install: $(STAMP)
 
@@ -43,6 +43,10 @@ test: install
 lint: install
 	$(BIN)/ruff check src tests ui scripts benchmarks
 	$(BIN)/mypy
+
+eval: install
+	$(BIN)/kbassist lint
+	$(BIN)/kbassist eval --report-dir test-artifacts/eval
 
 bench: install
 	$(BIN)/python benchmarks/run.py

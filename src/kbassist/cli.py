@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--days", type=int, default=7)
     report.add_argument("-o", "--output-dir", type=Path, help="write report.md and usage.svg")
 
+    commands.add_parser("hash-password",
+                        help="hash a password for the app's users file (KBASSIST_AUTH_FILE)")
+
     lint = commands.add_parser("lint", help="knowledge consistency report")
     _common(lint)
     lint.add_argument("--json", action="store_true")
@@ -385,7 +388,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    from kbassist.auth import main as hash_main
+
+    return hash_main()
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "hash-password": cmd_hash_password,
     "index": cmd_index,
     "ask": cmd_ask,
     "draft": cmd_draft,
