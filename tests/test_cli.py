@@ -138,3 +138,9 @@ def test_no_traceback_from_the_real_executable(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("kbassist: error:")
+
+
+def test_hash_password_without_input_is_a_clean_error(tmp_path: Path) -> None:
+    done = subprocess.run([str(BIN), "hash-password"], input="only-once\n", capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr

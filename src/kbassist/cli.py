@@ -391,7 +391,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
 def cmd_hash_password(args: argparse.Namespace) -> int:
     from kbassist.auth import main as hash_main
 
-    return hash_main()
+    try:
+        return hash_main()
+    except EOFError as exc:
+        raise KbassistError("no password given (type it twice at the prompts)") from exc
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
