@@ -25,6 +25,7 @@ from bm25s.stopwords import STOPWORDS_EN
 from kbassist.chunking import chunk_from_dict
 from kbassist.chunks import Chunk, Hit
 from kbassist.embeddings import Embedder
+from kbassist.roadmap_policy import names_pattern
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +68,6 @@ class SnapshotSource(Protocol):
     def open_dense(self) -> DenseSearch: ...
 
 
-def _alias_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
-    parts = [r"\s+".join(re.escape(word) for word in name.split()) for name in names
-             if name.strip()]
-    if not parts:
-        return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
-
-
 @dataclass
 class Snapshot:
     """One serving version, in memory: rows are chunks in index order."""
@@ -113,7 +106,7 @@ class Snapshot:
                 self.segment_rows.setdefault(segment, []).append(row)
             if record["kind"] == "roadmap":
                 aliases = record.get("extra", {}).get("aliases", "")
-                pattern = _alias_pattern([record["title"], *aliases.split("\n")])
+                pattern = names_pattern([record["title"], *aliases.split("\n")])
                 if pattern is not None:
                     self.name_patterns.append((row, pattern))
 

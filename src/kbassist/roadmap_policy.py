@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from kbassist.knowledge.models import RoadmapItem
 
 
+def name_regex(name: str) -> str:
+    """A regex body for a roadmap name: case-insensitive use, tolerant to hyphens, spaces,
+    slashes and apostrophes between words, and to a plural on the last word."""
+    tokens = re.findall(r"[^\W_]+", name.lower())
+    parts = []
+    for i, token in enumerate(tokens):
+        escaped = re.escape(token)
+        if i == len(tokens) - 1 and token.endswith("y") and len(token) > 3:
+            escaped = re.escape(token[:-1]) + "(?:y|ies)"
+        elif i == len(tokens) - 1 and token.endswith("s") and len(token) > 3:
+            escaped = re.escape(token[:-1]) + "s?"
+        elif i == len(tokens) - 1:
+            escaped += "(?:s|es)?"
+        parts.append(escaped)
+    return r"(?<![\w])" + r"[\s\-‐/'’]*".join(parts) + r"(?!\w)" if parts else ""
+
+
 @lru_cache(maxsize=4096)
 def name_pattern(name: str) -> re.Pattern[str]:
-    """Match a roadmap name case-insensitively, tolerant to hyphens/spaces and a plural s."""
-    words = [re.escape(w) for w in re.split(r"[\s\-_/]+", name.strip()) if w]
-    body = r"[\s\-_/]+".join(words)
-    return re.compile(rf"(?<![\w-]){body}(?:s|es)?(?![\w-])", re.IGNORECASE)
+    """Match one roadmap name (title or alias) anywhere in a text."""
+    return re.compile(name_regex(name) or r"(?!x)x", re.IGNORECASE)
+
+
+def names_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
+    """One pattern for several names, longest first so the longest name wins."""
+    bodies = sorted({b for b in (name_regex(n) for n in names) if b}, key=len, reverse=True)
+    return re.compile("|".join(bodies), re.IGNORECASE) if bodies else None
 
 
 def find_mentions(text: str, items: Iterable[RoadmapItem]) -> list[RoadmapItem]:
