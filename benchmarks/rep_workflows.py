@@ -27,7 +27,8 @@ from kbassist.settings import Settings
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 EXTRA_UNKNOWN = [
-    "How do we compare to ServiceTitan on price?", "Do you integrate with Salesforce Field Service?",
+    "How do we compare to ServiceTitan on price?",
+    "Do you integrate with Salesforce Field Service?",
     "What is your support SLA for priority one incidents?", "Can customers pay monthly by card?",
     "Is there a partner programme for resellers?", "Do you have a bug bounty programme?",
     "What is your recovery time objective?", "Can you sign our MSA without changes?",
