@@ -6,14 +6,14 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from kbfactory import make_package
-from openai_stub import OpenAIStub
 
 from kbassist.assistant import Assistant, build_assistant
 from kbassist.draft import DraftRequest
 from kbassist.embeddings import MiniLMEmbedder
 from kbassist.llm.openai_backend import OpenAIBackend
 from kbassist.settings import Settings
+from kbfactory import make_package
+from openai_stub import OpenAIStub
 
 TODAY = date(2026, 11, 22)
 LEAKY = ("Nordlicht Fleet is priced per robot per month. Drone inventory scanning is included "
