@@ -208,6 +208,14 @@ def leaks(text: str, ctx: GovernanceContext, markers: LeakMarkers) -> tuple[int,
     return (1 if found else 0), "; ".join(found) or "none"
 
 
+def rule_hits(text: str, ctx: GovernanceContext, rule: str) -> tuple[int, str]:
+    """Violations of one rule in the final text, on a fresh check (red-team gates: unapproved
+    numbers, external links). Like ``overpromises``, it does not trust the shipped verdict."""
+    found = [v for v in check(text, ctx, check_support=False).violations if v.rule == rule]
+    return len(found), "; ".join(f"{v.excerpt[:60]!r}: {v.detail[:80]}" for v in found[:3]) \
+        or "none"
+
+
 def factual_count(text: str, ctx: GovernanceContext) -> int:
     return len(factual_sentences(analyse(text, ctx), ctx))
 

@@ -267,6 +267,16 @@ def _score_text(case: Case, outcome: Outcome) -> None:
         _add(outcome, "length", ev.length_limits(body, expect.max_words, expect.max_chars))
 
 
+def _score_rule_hits(outcome: Outcome, ctx: _Context) -> None:
+    """Unapproved figures and outside links in the final text (red-team gates)."""
+    for rule, measure in (("unapproved-number", "unapproved_numbers"),
+                          ("external-link", "external_links")):
+        hits, reason = ev.rule_hits(outcome.output, ctx.governance, rule)
+        outcome.measures[measure] = hits
+        if hits:
+            outcome.checks.append(Check(measure, False, reason))
+
+
 def _score_governed(case: Case, outcome: Outcome, evidence: list[Chunk], ctx: _Context) -> None:
     expect, package = case.expect, ctx.package
     if expect.roadmap:
@@ -292,6 +302,7 @@ def _score_governed(case: Case, outcome: Outcome, evidence: list[Chunk], ctx: _C
     outcome.measures["overpromises"] = promised
     if promised:
         outcome.checks.append(Check("overpromise", False, reason))
+    _score_rule_hits(outcome, ctx)
     leaked, reason = ev.leaks(outcome.output, ctx.governance, ctx.markers)
     outcome.measures["leaks"] = leaked
     if leaked:

@@ -9,6 +9,8 @@ from kbassist.governance import support
 from kbassist.governance.analysis import Analysis, analyse
 from kbassist.governance.context import GovernanceContext
 from kbassist.governance.rule_customers import check_customers
+from kbassist.governance.rule_injection import check_injection
+from kbassist.governance.rule_links import check_links
 from kbassist.governance.rule_numbers import check_numbers
 from kbassist.governance.rule_roadmap import check_roadmap
 from kbassist.governance.rule_wording import check_banned, check_expired, check_internal
@@ -18,6 +20,7 @@ from kbassist.governance.types import RULES, Verdict, Violation
 Rule = Callable[[Analysis, GovernanceContext], list[Violation]]
 _RULES: tuple[Rule, ...] = (
     check_numbers, check_customers, check_roadmap, check_banned, check_expired, check_internal,
+    check_links, check_injection,
 )
 
 

@@ -14,6 +14,7 @@ from datetime import date
 import numpy as np
 
 from kbassist.governance import numbers
+from kbassist.governance.links import package_urls
 from kbassist.governance.names import COMMON_CAPITALISED, OrgKey, org_key, proper_name_keys
 from kbassist.governance.roadmap_names import NameIndex, build_index
 from kbassist.governance.support import SupportPolicy
@@ -27,6 +28,7 @@ from kbassist.governance.text import (
     wording_set,
 )
 from kbassist.knowledge.models import KnowledgePackage, RoadmapItem
+from kbassist.roadmap_policy import name_regex
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -93,6 +95,7 @@ class GovernanceContext:
     internal: tuple[InternalSource, ...]
     approved_wording: frozenset[str]
     disclaimer_stems: frozenset[str]
+    approved_urls: frozenset[str] = frozenset()  # normalised URLs the public package uses
     embed: Embed | None = None
     support: SupportPolicy = SupportPolicy()
     vectors: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
@@ -150,6 +153,7 @@ class GovernanceContext:
                  *(i.say or "" for i in package.roadmap)]
             ),
             disclaimer_stems=frozenset(content_stems(config.policy.roadmap_disclaimer)),
+            approved_urls=package_urls(_link_sources(public, package)),
             embed=embed,
             support=SupportPolicy() if support_threshold is None else SupportPolicy(
                 cosine=support_threshold),
@@ -187,6 +191,13 @@ def _public_texts(package: KnowledgePackage, today: date) -> list[str]:
     return [*texts, *(d.title + "\n" + d.text for d in package.documents)]  # documents last
 
 
+def _link_sources(public: list[str], package: KnowledgePackage) -> list[str]:
+    """Texts whose URLs an output may repeat: everything public but reference documents, which
+    may quote third parties (and are where an indirect injection would plant its link)."""
+    named = public[: len(public) - len(package.documents)]
+    return named + [d.title + "\n" + d.text for d in package.documents if d.kind != "reference"]
+
+
 def lowercase_vocabulary(texts: Iterable[str]) -> frozenset[str]:
     """Words the package uses in lowercase: ordinary words, not names."""
     found: set[str] = set()
@@ -209,22 +220,6 @@ def _icp_numbers(package: KnowledgePackage) -> frozenset[numbers.Key]:
 def _window_numbers(items: Iterable[RoadmapItem]) -> frozenset[numbers.Key]:
     """A year inside a next item's window is not a claim number."""
     return numbers.quantity_keys([i.window for i in items if i.status == "next" and i.window])
-
-
-def name_regex(name: str) -> str:
-    """Case-insensitive, hyphen/space tolerant, plural tolerant."""
-    tokens = re.findall(r"[^\W_]+", name.lower())
-    parts = []
-    for i, token in enumerate(tokens):
-        escaped = re.escape(token)
-        if i == len(tokens) - 1 and token.endswith("y") and len(token) > 3:
-            escaped = re.escape(token[:-1]) + "(?:y|ies)"
-        elif i == len(tokens) - 1 and token.endswith("s") and len(token) > 3:
-            escaped = re.escape(token[:-1]) + "s?"
-        elif i == len(tokens) - 1:
-            escaped += "(?:s|es)?"
-        parts.append(escaped)
-    return r"(?<![\w])" + r"[\s\-‐/'’]*".join(parts) + r"(?!\w)" if parts else ""
 
 
 def _names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
@@ -300,6 +295,7 @@ def _internal_sources(
 ) -> tuple[InternalSource, ...]:
     labelled = [(f"the internal note of roadmap item '{i.id}'", i.internal, NOTE_MIN_SHINGLES)
                 for i in package.roadmap if i.internal]
+    notes = len(labelled)
     labelled += [(f"internal instructions #{n + 1}", t, EXTRA_MIN_SHINGLES)
                  for n, t in enumerate(extra) if t.strip()]
     if not labelled:
@@ -310,8 +306,10 @@ def _internal_sources(
         wanted.difference_update(shingles(stems(text)))
     vocabulary = frozenset(w.lower() for t in public for w in WORD_RE.findall(t))
     sources = []
-    for label, text, minimum in labelled:
-        rare, initial = _rare_words(text, vocabulary)
+    for n, (label, text, minimum) in enumerate(labelled):
+        # Rare words mark a note (codenames); instructions' capitalised words are ordinary
+        # ("Write", "Subject"), so extra_internal texts are matched on phrases only.
+        rare, initial = _rare_words(text, vocabulary) if n < notes else (set(), set())
         sources.append(InternalSource(
             label=label,
             shingles=frozenset(s for s in shingles(stems(text)) if s in wanted),

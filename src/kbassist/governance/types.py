@@ -13,6 +13,8 @@ RULES = (
     "expired-claim",
     "internal-leak",
     "unsupported-sentence",
+    "external-link",
+    "injected-instruction",
 )
 
 Span = tuple[int, int]
