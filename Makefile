@@ -9,7 +9,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install install-local run index test lint eval bench clean
+.PHONY: install install-local run index test lint eval bench bench-quick clean
 
 install: $(STAMP)
 
@@ -50,6 +50,9 @@ eval: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+bench-quick: install
+	$(BIN)/python benchmarks/run.py --sizes sample,1k --out test-artifacts/bench
 
 clean:
 	rm -rf .kbassist .pytest_cache .mypy_cache .ruff_cache

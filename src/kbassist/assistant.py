@@ -36,7 +36,12 @@ from kbassist.errors import BackendError, IndexError_, KnowledgeError
 from kbassist.fit import FitResult, assess_fit, memoize_embed
 from kbassist.governance import GovernanceContext, GovernedOutput, Violation, check, govern
 from kbassist.index import IndexSummary, KnowledgeIndex
-from kbassist.knowledge.loader import load_package, package_fingerprint
+from kbassist.knowledge.loader import (
+    FingerprintCache,
+    ParseCache,
+    load_package,
+    package_fingerprint,
+)
 from kbassist.knowledge.models import KnowledgePackage, RoadmapItem
 from kbassist.llm import LLMBackend, make_backend
 from kbassist.package_cache import PackageCache
@@ -191,6 +196,10 @@ class _Generation:
     offline_cited: list[Chunk]
 
 
+FRESHNESS_FILES = 1000  # documents from which edits are looked for at most ...
+FRESHNESS_INTERVAL_S = 1.0  # ... once per this many seconds
+
+
 class Assistant:
     def __init__(
         self,
@@ -213,6 +222,9 @@ class Assistant:
         self.warnings: list[str] = []
         self._lock = threading.RLock()
         self._state: _State | None = None
+        self._fingerprints = FingerprintCache()
+        self._checked_at = 0.0
+        self._parsed = ParseCache()  # re-index re-parses only changed files
         self._thread = threading.local()  # per-thread: the UI answers on several threads
 
     @property
@@ -231,7 +243,7 @@ class Assistant:
 
     def reindex(self, *, progress: bool = False) -> IndexSummary:
         """Validate the package, then index it. A broken package raises and changes nothing."""
-        package = load_package(self.settings.kb)
+        package = load_package(self.settings.kb, cache=self._parsed)
         summary = self.index.build(package, progress=progress)
         self.packages.save(package)
         with self._lock:
@@ -240,7 +252,14 @@ class Assistant:
 
     def _ensure_state(self) -> _State:
         with self._lock:
-            wanted = package_fingerprint(self.settings.kb)
+            # One stat per file is ~30-80 ms at 5,000 files: a package that large is checked
+            # for edits at most once per FRESHNESS_INTERVAL_S, smaller ones on every call.
+            now = time.monotonic()
+            if (self._state is not None and now - self._checked_at < FRESHNESS_INTERVAL_S
+                    and len(self._fingerprints.documents) >= FRESHNESS_FILES):
+                return self._state
+            wanted = package_fingerprint(self.settings.kb, self._fingerprints)
+            self._checked_at = now
             if self._state is not None and self._state.fingerprint == wanted:
                 return self._state
             serving = self.index.current_version()
@@ -251,7 +270,8 @@ class Assistant:
                 raise IndexError_("no index yet: run 'kbassist index'")
             package = self.packages.load(serving) or load_package(self.settings.kb)
             embed = memoize_embed(self.embedder.embed_batch)
-            governance = GovernanceContext.from_package(package, self.today, embed=embed)
+            governance = GovernanceContext.from_package(
+                package, self.today, embed=embed, extra_internal=system_prompts())
             self._state = _State(wanted, package, self.index.open_retriever(), governance, embed)
             return self._state
 
@@ -488,6 +508,16 @@ class Assistant:
     def last_output_id(self) -> int | None:
         """The audit id of the last output made on this thread, to attach feedback to it."""
         return getattr(self._thread, "last_output_id", None)
+
+
+_PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+PROMPT_IDS = ("ask", "draft", "rfp", "revise")
+
+
+def system_prompts() -> list[str]:
+    """The prompts' system texts (placeholders removed): governance treats them as internal,
+    so a model that echoes its instructions is caught like one that echoes a roadmap note."""
+    return [_PLACEHOLDER.sub(" ", load_prompt(p).system) for p in PROMPT_IDS]
 
 
 def _leak_spans(violations: Sequence[Violation]) -> list[tuple[int, int]]:

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import bm25s
@@ -55,8 +55,6 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings
 from filelock import FileLock, Timeout
-from llama_index.core.schema import TextNode
-from llama_index.vector_stores.chroma import ChromaVectorStore
 from tqdm import tqdm
 
 from kbassist.chunking import (
@@ -75,7 +73,21 @@ from kbassist.errors import IndexError_
 from kbassist.knowledge.models import KnowledgePackage
 from kbassist.retrieval import HybridRetriever, Snapshot, bm25_tokens
 
+if TYPE_CHECKING:  # llama-index is imported by builds only: it adds ~1.5 s to `ask`
+    from llama_index.core.schema import TextNode
+
 log = logging.getLogger(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    """``ChromaVectorStore`` on first use: importing llama-index adds ~1.5 s to every
+    ``kbassist ask``, which never builds."""
+    if name == "ChromaVectorStore":
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        return ChromaVectorStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 FORMAT = 1
 INDEX_DIR = "index"
@@ -425,6 +437,16 @@ class ChromaDense:
         _close(self._client)
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _is_missing_collection(error: BaseException) -> bool:
+    return type(error).__name__ in ("NotFoundError", "InvalidCollectionException") or (
+        "does not exist" in str(error))
+
+
 def _close(client: ClientAPI) -> None:
     close = getattr(client, "close", None)
     if close is not None:
@@ -457,6 +479,8 @@ def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 def _node(cid: str, chunk: Chunk, vector: np.ndarray) -> TextNode:
+    from llama_index.core.schema import TextNode
+
     metadata: dict[str, Any] = {
         "kind": chunk.kind, "ref_id": chunk.ref_id, "source": chunk.source,
         "title": chunk.title, "line": chunk.line, "status": chunk.status,
@@ -561,12 +585,18 @@ class KnowledgeIndex:
         try:
             client = self._clients()
         except Exception as error:
+            if not self._local:
+                raise IndexError_(f"cannot reach the Chroma server at {self.chroma_url}: "
+                                  f"{_first_line(error)}") from error
             raise self._unreadable(f"cannot open Chroma: {error}") from error
         try:
             collection = client.get_collection(manifest.collection, embedding_function=None)
             count = _probe(collection, self.embedder.dimension)
         except Exception as error:
             _close(client)
+            if not self._local and not _is_missing_collection(error):
+                raise IndexError_(f"cannot reach the Chroma server at {self.chroma_url}: "
+                                  f"{_first_line(error)}") from error
             raise self._unreadable(f"Chroma collection {manifest.collection}: {error}"
                                    ) from error
         if count < manifest.chunks:
@@ -631,7 +661,7 @@ class KnowledgeIndex:
         except Exception as error:
             if not self._local:
                 raise IndexError_(f"cannot use the Chroma server at {self.chroma_url}: "
-                                  f"{error}") from error
+                                  f"{_first_line(error)}") from error
         # A local store that cannot be opened serves nobody: start it again.
         print(f"kbassist: the vector store in {self.root / CHROMA_DIR} is unreadable; "
               "rebuilding it", file=sys.stderr, flush=True)
@@ -672,6 +702,8 @@ class _Build:
         self.index, self.client, self.collection = index, client, collection
         self.root = index.root
         self.previous, self.progress = previous, progress
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
         self.store = ChromaVectorStore(chroma_collection=collection)
         self.max_batch = max_batch_size(client)
         self.last_generation = previous.generation if previous else 0

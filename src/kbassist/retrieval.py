@@ -13,10 +13,10 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import bm25s
 import numpy as np
@@ -25,9 +25,11 @@ from bm25s.stopwords import STOPWORDS_EN
 from kbassist.chunking import chunk_from_dict
 from kbassist.chunks import Chunk, Hit
 from kbassist.embeddings import Embedder
+from kbassist.errors import IndexError_
 from kbassist.roadmap_policy import names_pattern
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 RRF_K = 60
 KINDS = ("claim", "roadmap", "icp", "messaging", "reference")
@@ -278,8 +280,28 @@ class HybridRetriever:
 
     def _query(self, vector: np.ndarray, n: int,
                kinds: Sequence[str] | None = None) -> tuple[list[str], list[float]]:
+        return self._dense_call(lambda dense: dense.query(vector, n, kinds))
+
+    def _dense_call(self, call: Callable[[DenseSearch], _T]) -> _T:
+        """Run ``call`` on the vector store; if it fails (a Chroma server restarting, a
+        stale client), reopen the store once and retry, so the app recovers without a
+        restart. Still failing: one IndexError_ line, and the next call tries again."""
         with self._lock:
-            return self._dense.query(vector, n, kinds)
+            try:
+                return call(self._dense)
+            except Exception as error:
+                log.info("vector store call failed (%s); reopening it", error)
+            try:
+                self._dense.close()
+            except Exception as error:  # closing must never hide the real outcome
+                log.debug("closing the vector store failed: %s", error)
+            try:
+                self._dense = self._source.open_dense()
+                return call(self._dense)
+            except Exception as error:
+                detail = str(error).strip().splitlines()[0] if str(error).strip() else (
+                    type(error).__name__)
+                raise IndexError_(f"the vector store is unavailable: {detail}") from error
 
     def _fuse(self, snapshot: Snapshot, vector: np.ndarray, query: str,
               k: int, mask: np.ndarray | None, dense_rows: list[int],
@@ -311,8 +333,7 @@ class HybridRetriever:
         missing = [snapshot.ids[row] for row in rows if row not in cosine]
         if not missing:
             return
-        with self._lock:
-            vectors = self._dense.vectors(missing)
+        vectors = self._dense_call(lambda dense: dense.vectors(missing))
         norm = float(np.linalg.norm(vector)) or 1.0
         for cid, stored in vectors.items():
             row = snapshot.row_of.get(cid)
