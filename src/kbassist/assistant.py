@@ -25,6 +25,7 @@ from kbassist.chunks import Chunk, Hit
 from kbassist.composer import Composed, Composer, implied_roadmap
 from kbassist.draft import (
     Draft,
+    DraftPlan,
     DraftRequest,
     claim_chunk,
     enforce_channel_limits,
@@ -604,7 +605,9 @@ def _roadmap_refs(
     return [{"id": i.id, "status": i.status, "title": i.title} for i in items if i is not None]
 
 
-def _draft_evidence(package: KnowledgePackage, plan: Any, request: DraftRequest) -> list[Chunk]:
+def _draft_evidence(
+    package: KnowledgePackage, plan: DraftPlan, request: DraftRequest
+) -> list[Chunk]:
     chunks = [claim_chunk(c) for c in plan.claims()]
     chunks += [roadmap_chunk(item) for item in plan.roadmap]
     persona = package.persona(request.persona)
