@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 
 from kbassist.audit import AuditLog
+from kbassist.chunking import claim_chunk, persona_chunk, roadmap_chunk, segment_chunk
 from kbassist.chunks import Chunk, Hit
 from kbassist.composer import Composed, Composer, implied_roadmap
 from kbassist.draft import (
     Draft,
     DraftPlan,
     DraftRequest,
-    claim_chunk,
     enforce_channel_limits,
     plan_draft,
     write_offline,
@@ -43,7 +43,7 @@ from kbassist.knowledge.loader import (
     load_package,
     package_fingerprint,
 )
-from kbassist.knowledge.models import KnowledgePackage, RoadmapItem
+from kbassist.knowledge.models import KnowledgePackage
 from kbassist.llm import LLMBackend, make_backend
 from kbassist.package_cache import PackageCache
 from kbassist.prompts import format_evidence, kb_variables, load_prompt, neutralise_delimiters
@@ -163,17 +163,6 @@ def split_citations(text: str, evidence: Sequence[Chunk]) -> tuple[str, list[Chu
         if chunk is not None and chunk not in cited:
             cited.append(chunk)
     return _MARKER.sub("", text).strip(), cited
-
-
-def roadmap_chunk(item: RoadmapItem) -> Chunk:
-    return Chunk(node_id=f"roadmap:{item.id}", kind="roadmap", ref_id=item.id,
-                 source="roadmap.yaml", title=item.title, text=item.public_text(),
-                 line=item.line, status=item.status)
-
-
-def icp_chunk(kind_id: str, text: str, line: int) -> Chunk:
-    return Chunk(node_id=f"icp:{kind_id}", kind="icp", ref_id=kind_id, source="icp.yaml",
-                 title=kind_id, text=text, line=line)
 
 
 @dataclass(frozen=True)
@@ -612,10 +601,10 @@ def _draft_evidence(
     chunks += [roadmap_chunk(item) for item in plan.roadmap]
     persona = package.persona(request.persona)
     if persona is not None:
-        chunks.append(icp_chunk(persona.id, persona.public_text(), persona.line))
+        chunks.append(persona_chunk(persona))
     segment = package.segment(request.segment) if request.segment else None
     if segment is not None:
-        chunks.append(icp_chunk(segment.id, segment.public_text(), segment.line))
+        chunks.append(segment_chunk(segment))
     prospect = [f"Account: {request.account}." if request.account else "",
                 f"Contact: {request.contact}." if request.contact else ""]
     if any(prospect):  # the rep's own inputs: names a draft may use, never cited

@@ -15,7 +15,15 @@ from functools import partial
 from typing import Any
 
 from kbassist.chunks import Chunk
-from kbassist.knowledge.models import Document, KnowledgePackage, Section
+from kbassist.knowledge.models import (
+    Claim,
+    Document,
+    KnowledgePackage,
+    Persona,
+    RoadmapItem,
+    Section,
+    Segment,
+)
 
 # Bump when chunk text or metadata changes for the same input: the index then re-embeds.
 CHUNKER_VERSION = "1"
@@ -67,68 +75,80 @@ def index_text(chunk: Chunk) -> str:
     return chunk.text
 
 
+def claim_chunk(claim: Claim) -> Chunk:
+    extra = {"pillar": claim.pillar or "", "customer": claim.customer or "",
+             "evidence": claim.source or ""}
+    return Chunk(
+        node_id=f"claim:{claim.id}",
+        kind="claim",
+        ref_id=claim.id,
+        source=CLAIMS_FILE,
+        title=f"Claim {claim.id}",
+        text=claim.text,
+        line=claim.line,
+        expires=claim.expires.isoformat() if claim.expires else "",
+        claim_kind=claim.kind,
+        personas=tuple(claim.personas),
+        segments=tuple(claim.segments),
+        extra={key: value for key, value in extra.items() if value},
+    )
+
+
+def roadmap_chunk(item: RoadmapItem) -> Chunk:
+    return Chunk(
+        node_id=f"roadmap:{item.id}",
+        kind="roadmap",
+        ref_id=item.id,
+        source=ROADMAP_FILE,
+        title=item.title,
+        text=item.public_text(),  # never item.internal
+        line=item.line,
+        status=item.status,
+        extra={"aliases": "\n".join(item.aliases)} if item.aliases else {},
+    )
+
+
+def segment_chunk(segment: Segment) -> Chunk:
+    """A segment chunk belongs to its segment (and a persona chunk to its persona), so the
+    persona/segment filters keep other personas' descriptions out of targeted answers."""
+    return Chunk(
+        node_id=f"segment:{segment.id}",
+        kind="icp",
+        ref_id=segment.id,
+        source=ICP_FILE,
+        title=f"Segment: {segment.name}",
+        text=segment.public_text(),
+        line=segment.line,
+        segments=(segment.id,),
+        extra={"icp_type": "segment"},
+    )
+
+
+def persona_chunk(persona: Persona) -> Chunk:
+    return Chunk(
+        node_id=f"persona:{persona.id}",
+        kind="icp",
+        ref_id=persona.id,
+        source=ICP_FILE,
+        title=f"Persona: {persona.name}",
+        text=persona.public_text(),
+        line=persona.line,
+        personas=(persona.id,),
+        extra={"icp_type": "persona"},
+    )
+
+
 def _claim_chunks(package: KnowledgePackage) -> Iterator[Chunk]:
-    for claim in package.claims:
-        extra = {"pillar": claim.pillar or "", "customer": claim.customer or "",
-                 "evidence": claim.source or ""}
-        yield Chunk(
-            node_id=f"claim:{claim.id}",
-            kind="claim",
-            ref_id=claim.id,
-            source=CLAIMS_FILE,
-            title=f"Claim {claim.id}",
-            text=claim.text,
-            line=claim.line,
-            expires=claim.expires.isoformat() if claim.expires else "",
-            claim_kind=claim.kind,
-            personas=tuple(claim.personas),
-            segments=tuple(claim.segments),
-            extra={key: value for key, value in extra.items() if value},
-        )
+    return (claim_chunk(claim) for claim in package.claims)
 
 
 def _roadmap_chunks(package: KnowledgePackage) -> Iterator[Chunk]:
-    for item in package.roadmap:
-        yield Chunk(
-            node_id=f"roadmap:{item.id}",
-            kind="roadmap",
-            ref_id=item.id,
-            source=ROADMAP_FILE,
-            title=item.title,
-            text=item.public_text(),  # never item.internal
-            line=item.line,
-            status=item.status,
-            extra={"aliases": "\n".join(item.aliases)} if item.aliases else {},
-        )
+    return (roadmap_chunk(item) for item in package.roadmap)
 
 
 def _icp_chunks(package: KnowledgePackage) -> Iterator[Chunk]:
-    """A segment chunk belongs to its segment and a persona chunk to its persona, so the
-    persona/segment filters keep other personas' descriptions out of targeted answers."""
-    for segment in package.segments:
-        yield Chunk(
-            node_id=f"segment:{segment.id}",
-            kind="icp",
-            ref_id=segment.id,
-            source=ICP_FILE,
-            title=f"Segment: {segment.name}",
-            text=segment.public_text(),
-            line=segment.line,
-            segments=(segment.id,),
-            extra={"icp_type": "segment"},
-        )
-    for persona in package.personas:
-        yield Chunk(
-            node_id=f"persona:{persona.id}",
-            kind="icp",
-            ref_id=persona.id,
-            source=ICP_FILE,
-            title=f"Persona: {persona.name}",
-            text=persona.public_text(),
-            line=persona.line,
-            personas=(persona.id,),
-            extra={"icp_type": "persona"},
-        )
+    yield from (segment_chunk(segment) for segment in package.segments)
+    yield from (persona_chunk(persona) for persona in package.personas)
 
 
 def document_chunks(document: Document) -> list[Chunk]:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from kbassist.chunking import roadmap_chunk
 from kbassist.chunks import Chunk, Hit
 from kbassist.knowledge.models import KnowledgePackage, RoadmapItem
 from kbassist.roadmap_policy import approved_wording, find_mentions
@@ -207,18 +208,6 @@ class Composer:
             return self._roadmap_answer(question, mentioned, hits)
         return self._passages_answer(question, _relevant(question, hits))
 
-    def _roadmap_chunk(self, item: RoadmapItem) -> Chunk:
-        return Chunk(
-            node_id=f"roadmap:{item.id}",
-            kind="roadmap",
-            ref_id=item.id,
-            source="roadmap.yaml",
-            title=item.title,
-            text=item.public_text(),
-            line=item.line,
-            status=item.status,
-        )
-
     def _roadmap_answer(
         self, question: str, items: Sequence[RoadmapItem], hits: Sequence[Hit]
     ) -> Composed:
@@ -226,7 +215,7 @@ class Composer:
         cited: list[Chunk] = []
         for item in items:
             sentences.append(approved_wording(item, self.disclaimer))
-            cited.append(self._roadmap_chunk(item))
+            cited.append(roadmap_chunk(item))
         if any(item.status in {"never", "later"} for item in items):
             alternatives = self._available_alternatives(hits, exclude={i.id for i in items})
             if alternatives:

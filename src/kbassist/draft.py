@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from kbassist.chunks import Chunk
 from kbassist.composer import content_words
 from kbassist.errors import UsageError
 from kbassist.knowledge.models import Claim, KnowledgePackage, Objection, Persona, RoadmapItem
@@ -232,8 +231,3 @@ def enforce_channel_limits(draft: Draft, channel: Channel) -> Draft:
 
 def _sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.!?])\s+", text.replace("\n", " ").strip()) if s]
-
-
-def claim_chunk(claim: Claim) -> Chunk:
-    return Chunk(node_id=f"claim:{claim.id}", kind="claim", ref_id=claim.id, source="claims.yaml",
-                 title=claim.id, text=claim.text, line=claim.line, claim_kind=claim.kind)

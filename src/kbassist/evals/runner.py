@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kbassist.assistant import Assistant, build_assistant, icp_chunk, roadmap_chunk
+from kbassist.assistant import Assistant, build_assistant
+from kbassist.chunking import claim_chunk, persona_chunk, roadmap_chunk, segment_chunk
 from kbassist.chunks import Chunk
-from kbassist.draft import DraftRequest, claim_chunk
+from kbassist.draft import DraftRequest
 from kbassist.evals import evaluators as ev
 from kbassist.evals.cases import Case, unknown_references
 from kbassist.fit import memoize_embed
@@ -211,10 +212,10 @@ def chunks_for(ids: list[str], package: KnowledgePackage) -> list[Chunk]:
             chunks.append(claim_chunk(claim))
         elif item is not None:
             chunks.append(roadmap_chunk(item))
-        elif persona is not None or segment is not None:
-            owner = persona or segment
-            assert owner is not None
-            chunks.append(icp_chunk(ref, owner.public_text(), owner.line))
+        elif persona is not None:
+            chunks.append(persona_chunk(persona))
+        elif segment is not None:
+            chunks.append(segment_chunk(segment))
         elif "#" in ref:
             path, anchor = ref.split("#", 1)
             document = package.document(path)
