@@ -14,7 +14,8 @@ from kbassist.embeddings import MiniLMEmbedder
 from kbassist.errors import BackendError
 from kbassist.llm.openai_backend import OpenAIBackend
 from kbassist.settings import Settings
-from kbassist.ui.app import host_warning, launch_options
+from kbassist.errors import UsageError
+from kbassist.ui.app import launch, launch_options, require_sign_in
 from kbfactory import make_package
 from openai_stub import OpenAIStub, Reply
 
@@ -38,13 +39,32 @@ def test_launch_options_are_locked_down(tmp_path: Path) -> None:
     assert options["mcp_server"] is False and options["enable_monitoring"] is False
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "::"])
-def test_serving_off_loopback_without_a_users_file_warns(tmp_path: Path, host: str) -> None:
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "::", "[::]", "my-host.local", "eth0"])
+def test_serving_off_loopback_needs_a_users_file(tmp_path: Path, host: str) -> None:
     settings = Settings(kb=tmp_path / "kb", data_dir=tmp_path / "data")
-    assert "KBASSIST_AUTH_FILE" in (host_warning(settings, host) or "")
-    assert host_warning(settings, "127.0.0.1") is None
+    with pytest.raises(UsageError, match="KBASSIST_AUTH_FILE"):
+        require_sign_in(settings, host)
+    with pytest.raises(UsageError, match="without sign-in"):  # before anything is built
+        launch(settings, host=host, port=7999, block=False)
     guarded = settings.model_copy(update={"auth_file": tmp_path / "users.yaml"})
-    assert host_warning(guarded, host) is None
+    require_sign_in(guarded, host)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"])
+def test_loopback_serves_without_sign_in(tmp_path: Path, host: str) -> None:
+    require_sign_in(Settings(kb=tmp_path / "kb", data_dir=tmp_path / "data"), host)
+
+
+def test_the_cli_refuses_off_loopback_without_sign_in(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from kbassist.cli import main
+
+    monkeypatch.delenv("KBASSIST_AUTH_FILE", raising=False)
+    code = main(["ui", "--kb", str(make_package(tmp_path / "kb")), "--data-dir",
+                 str(tmp_path / "data"), "--host", "0.0.0.0", "--port", "7998"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "without sign-in" in err
 
 
 def test_the_queue_api_is_closed_and_only_stable_endpoints_are_named(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from kbassist.assistant import Assistant, build_assistant
 from kbassist.embeddings import MiniLMEmbedder
 from kbassist.errors import InputFileError, UsageError
 from kbassist.settings import Settings
-from kbassist.ui.app import build_app, host_warning, launch_options
+from kbassist.ui.app import build_app, launch_options, require_sign_in
 from kbassist.ui.ask import CHECKING, AskHandlers
 from kbassist.ui.common import OutputFolder, UiContext, checked_upload
 from kbassist.ui.draft import DraftHandlers, channel_of, draft_text
@@ -347,9 +347,7 @@ def test_auth_file_turns_sign_in_on(assistant: Assistant, tmp_path: Path) -> Non
     settings = assistant.settings.model_copy(update={"auth_file": users})
     options = launch_options(settings, host="0.0.0.0", port=7999)
     assert options["auth"]("dana", "pw") and not options["auth"]("dana", "nope")
-    assert host_warning(settings, "0.0.0.0") is None
-    assert "without authentication" in str(host_warning(assistant.settings, "0.0.0.0"))
-    assert host_warning(assistant.settings, "127.0.0.1") is None
+    require_sign_in(settings, "0.0.0.0")
 
 
 def test_app_exposes_only_the_stable_api(assistant: Assistant, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ answer never waits for another's.
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +34,6 @@ from kbassist.ui.knowledge import KnowledgeHandlers, build_knowledge_tab
 from kbassist.ui.rfp import build_rfp_tab
 from kbassist.ui.theme import CSS, make_theme
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 CONCURRENCY = 8  # events of one listener that run at once (Gradio's default is 1)
 MAX_UPLOAD = "20mb"  # the RFP reader's own limit, enforced before the file reaches it
 
@@ -138,10 +138,18 @@ def launch_options(settings: Settings, *, host: str, port: int) -> dict[str, Any
     return options
 
 
-def host_warning(settings: Settings, host: str) -> str | None:
-    if host in LOOPBACK or settings.auth_file is not None:
-        return None
-    return f"warning: serving on {host} without authentication; set KBASSIST_AUTH_FILE"
+def is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a hostname or interface name: assume it is reachable from outside
+
+
+def require_sign_in(settings: Settings, host: str) -> None:
+    """Off loopback the app serves only behind sign-in: refuse to start without a users file."""
+    if settings.auth_file is None and not is_loopback(host):
+        raise UsageError(f"refusing to serve on {host} without sign-in: set KBASSIST_AUTH_FILE "
+                         "to a users file (see 'kbassist hash-password'), or bind 127.0.0.1")
 
 
 def launch(
@@ -150,9 +158,7 @@ def launch(
 ) -> gr.Blocks:
     """Start the app. ``block=False`` returns once it is serving (tests, notebooks)."""
     configure_offline_environment()  # no analytics or telemetry lookups, whoever calls this
-    warning = host_warning(settings, host)
-    if warning:
-        print(warning, file=sys.stderr)
+    require_sign_in(settings, host)
     options = launch_options(settings, host=host, port=port)  # reads the users file first
     assistant = assistant or build_assistant(settings, channel="ui")
     outputs = OutputFolder()
