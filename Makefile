@@ -9,7 +9,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install install-local run index test lint eval bench bench-quick clean
+.PHONY: install install-local run index test lint audit eval bench bench-quick clean
 
 install: $(STAMP)
 
@@ -43,6 +43,10 @@ test: install
 lint: install
 	$(BIN)/ruff check src tests ui scripts benchmarks
 	$(BIN)/mypy
+
+# Known advisories in the pinned dependencies (PyPI's data; exits 1 on an unacknowledged one).
+audit:
+	python3 scripts/audit_deps.py
 
 eval: install
 	$(BIN)/kbassist lint
