@@ -11,10 +11,9 @@ import pytest
 from kbassist.assistant import build_assistant
 from kbassist.cli import build_parser
 from kbassist.embeddings import MiniLMEmbedder
-from kbassist.errors import BackendError
+from kbassist.errors import BackendError, UsageError
 from kbassist.llm.openai_backend import OpenAIBackend
 from kbassist.settings import Settings
-from kbassist.errors import UsageError
 from kbassist.ui.app import launch, launch_options, require_sign_in
 from kbfactory import make_package
 from openai_stub import OpenAIStub, Reply
@@ -107,3 +106,34 @@ def test_the_lock_file_pins_every_dependency_for_pip_audit() -> None:
     names = {line.split("==")[0].lower() for line in lines}
     assert {"gradio", "openai", "chromadb", "pydantic"} <= names
     assert not any(line.startswith("-e") for line in lines)
+
+
+def test_no_secret_in_logs_even_at_debug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str],
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Every logger (ours, openai's, httpx's) at DEBUG through index, a failing and a working
+    LLM call, and the audit export: the key shows up in no record, no output and no file."""
+    import logging
+
+    from kbassist.cli import main
+
+    kb, data = make_package(tmp_path / "kb"), tmp_path / "data"
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("KBASSIST_LLM", "openai")
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    with OpenAIStub([Reply.server_error(), Reply.unauthorized()],
+                    default="Nordlicht Fleet is priced per robot.") as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.url)
+        monkeypatch.setenv("KBASSIST_MODEL", stub.model)
+        monkeypatch.setenv("KBASSIST_LLM_RETRIES", "0")
+        common = ["--kb", str(kb), "--data-dir", str(data)]
+        assert main(["index", *common]) == 0
+        for _ in range(3):  # 500, then 401 (both fall back to the offline answer), then a reply
+            assert main(["ask", *common, "--json", "How is Nordlicht Fleet priced?"]) == 0
+        assert main(["audit", *common, "--json"]) == 0
+        assert any(SECRET in r.headers.get("authorization", "") for r in stub.requests)
+    out, err = capsys.readouterr()
+    assert caplog.records and any(r.name.startswith(("openai", "httpx")) for r in caplog.records)
+    assert SECRET not in caplog.text and SECRET not in out and SECRET not in err
+    for path in data.rglob("*"):
+        assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path
