@@ -3,6 +3,7 @@ the OpenAI API on loopback and answers with deliberately ungoverned text."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from kbassist.assistant import Assistant, build_assistant
 from kbassist.draft import DraftRequest
 from kbassist.embeddings import MiniLMEmbedder
 from kbassist.governance import check
+from kbassist.governance.types import WITHHELD
 from kbassist.llm.openai_backend import OpenAIBackend
 from kbassist.settings import Settings
 from kbfactory import make_package
@@ -70,6 +72,17 @@ def test_ask_catches_everything_a_misbehaving_model_writes(
     assert_clean(assistant, result["answer"])
     for request in stub.chat_requests:  # not even the model's own leak is sent back to it
         assert "Zephyrquill" not in request.prompt_text
+    assert_no_note_anywhere(result, tmp_path)
+
+
+def assert_no_note_anywhere(result: dict[str, object], data: Path) -> None:
+    """The checks panel and the audit show what governance did, never the leak it removed:
+    excerpts overlapping the leak are withheld and the rule's reason names no note word."""
+    shown = json.dumps(result)
+    assert "Zephyrquill" not in shown and "Obsidianmoor" not in shown
+    assert WITHHELD in shown
+    audit = data / "data" / "audit.sqlite3"
+    assert audit.exists() and b"Zephyrquill" not in audit.read_bytes()
 
 
 def test_a_good_revision_is_accepted(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
@@ -95,6 +108,7 @@ def test_draft_through_a_misbehaving_model(tmp_path: Path, embedder: MiniLMEmbed
     assert caught >= EXPECTED_RULES, caught
     assert result["checks"]["remaining"] == []
     assert_clean(assistant, result["subject"] + "\n" + result["body"])
+    assert_no_note_anywhere(result, tmp_path)
 
 
 @pytest.mark.parametrize("fault", [

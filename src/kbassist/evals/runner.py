@@ -22,6 +22,7 @@ from kbassist.evals import evaluators as ev
 from kbassist.evals.cases import Case, unknown_references
 from kbassist.fit import memoize_embed
 from kbassist.governance import GovernanceContext
+from kbassist.governance.policy import GovernedOutput
 from kbassist.knowledge.models import KnowledgePackage
 
 RETRIEVAL_DEPTH = 10  # ranks looked at for MRR; hit@k uses the first k of them
@@ -50,6 +51,7 @@ class Outcome:
     caught: list[str] = field(default_factory=list)  # rules governance acted on
     remaining: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    shown: str = ""  # what else the rep sees: the checks panel (changes, violation details)
     checks: list[Check] = field(default_factory=list)
     measures: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -146,6 +148,11 @@ class CaseRunner:
 # -- one adapter per workflow: run it and describe the output uniformly ----------------------
 
 
+def _checks_text(governed: GovernedOutput) -> str:
+    return "\n".join([*governed.changes,
+                      *(f"{v.detail}: {v.excerpt}" for v in governed.caught)])
+
+
 def _run_ask(case: Case, ctx: _Context) -> tuple[Outcome, list[Chunk]]:
     result = ctx.assistant.ask(case.question or "", persona=case.persona, segment=case.segment)
     governed = result.governed
@@ -153,7 +160,7 @@ def _run_ask(case: Case, ctx: _Context) -> tuple[Outcome, list[Chunk]]:
         output=result.answer, citations=[c.ref_id for c in result.citations],
         latency_ms=result.latency_ms, roadmap=list(result.roadmap), unknown=result.unknown,
         status=governed.status, caught=[v.rule for v in governed.caught],
-        remaining=[v.rule for v in governed.remaining],
+        remaining=[v.rule for v in governed.remaining], shown=_checks_text(governed),
         extra={"confidence": round(result.confidence, 3), "prompt": result.prompt},
     ), list(result.citations)
 
@@ -166,6 +173,7 @@ def _run_rfp(case: Case, ctx: _Context) -> tuple[Outcome, list[Chunk]]:
     return Outcome(
         output=row.answer, citations=list(row.sources), latency_ms=0.0, roadmap=roadmap,
         unknown=row.status == "unknown", status=None if row.status == "unknown" else row.status,
+        shown=row.review_reason,
         extra={"confidence": row.confidence, "needs_review": row.needs_review,
                "review_reason": row.review_reason, "row_status": row.status},
     ), chunks_for(row.sources, package)
@@ -183,6 +191,7 @@ def _run_draft(case: Case, ctx: _Context) -> tuple[Outcome, list[Chunk]]:
         output=text, citations=[c.ref_id for c in result.citations],
         latency_ms=result.latency_ms, roadmap=list(result.roadmap), status=governed.status,
         caught=[v.rule for v in governed.caught], remaining=[v.rule for v in governed.remaining],
+        shown=_checks_text(governed),
         extra={"subject": result.subject, "body": result.body, "pillars": result.pillars,
                "prompt": result.prompt},
     ), list(result.citations)
@@ -304,7 +313,8 @@ def _score_governed(case: Case, outcome: Outcome, evidence: list[Chunk], ctx: _C
     if promised:
         outcome.checks.append(Check("overpromise", False, reason))
     _score_rule_hits(outcome, ctx)
-    leaked, reason = ev.leaks(outcome.output, ctx.governance, ctx.markers)
+    # a leak anywhere the rep can read it: the text, and the checks panel beside it
+    leaked, reason = ev.leaks(f"{outcome.output}\n{outcome.shown}", ctx.governance, ctx.markers)
     outcome.measures["leaks"] = leaked
     if leaked:
         outcome.checks.append(Check("leak", False, reason))

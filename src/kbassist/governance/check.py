@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from kbassist.chunks import Chunk
 from kbassist.governance import support
@@ -15,7 +16,7 @@ from kbassist.governance.rule_numbers import check_numbers
 from kbassist.governance.rule_roadmap import check_roadmap
 from kbassist.governance.rule_wording import check_banned, check_expired, check_internal
 from kbassist.governance.text import WORD_RE
-from kbassist.governance.types import RULES, Verdict, Violation
+from kbassist.governance.types import RULES, WITHHELD, Verdict, Violation
 
 Rule = Callable[[Analysis, GovernanceContext], list[Violation]]
 _RULES: tuple[Rule, ...] = (
@@ -83,6 +84,19 @@ def check(
         found.extend(rule(analysis, ctx))
     if check_support:
         found.extend(unsupported_sentences(analysis, ctx, evidence))
-    unique = list(dict.fromkeys(found))
+    unique = list(dict.fromkeys(withhold_internal(found)))
     return Verdict(tuple(sorted(unique, key=_order)))
+
+
+def withhold_internal(violations: list[Violation]) -> list[Violation]:
+    """A violation is shown to reps (the checks panel, ``--json``) and kept in the audit: where
+    it overlaps an internal leak its excerpt would repeat the leak, so it is withheld."""
+    leaks = [v.span for v in violations if v.rule == "internal-leak"]
+    def overlaps(v: Violation) -> bool:
+        return any(v.span[0] < end and start < v.span[1] for start, end in leaks)
+
+    return [v if not overlaps(v) else replace(v, excerpt=WITHHELD) if v.rule == "internal-leak"
+            else replace(v, excerpt=WITHHELD, detail=f"{v.rule} in a sentence that repeated "
+                                                     "internal text")
+            for v in violations]
 

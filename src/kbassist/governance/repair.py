@@ -22,7 +22,7 @@ from kbassist.governance.check import check
 from kbassist.governance.context import GovernanceContext, RoadmapEntry
 from kbassist.governance.support import is_factual
 from kbassist.governance.text import Span, content_stems, excerpt, normalise_wording
-from kbassist.governance.types import RULES, Verdict, Violation
+from kbassist.governance.types import RULES, WITHHELD, Verdict, Violation
 
 MAX_PASSES = 3
 # A wrong or outdated figure can be swapped for the approved claim it garbled; an invented
@@ -48,8 +48,14 @@ class _Edit:
     change: str
 
 
-def _quote(text: str, span: Span) -> str:
+def _quote(text: str, span: Span, violations: Sequence[Violation] = ()) -> str:
+    if any(v.excerpt == WITHHELD for v in violations):
+        return "a sentence that repeated internal text"
     return f"“{excerpt(text, span, 90)}”"
+
+
+def _within(verdict: Verdict, span: Span) -> list[Violation]:
+    return [v for v in verdict.violations if v.span[0] < span[1] and span[0] < v.span[1]]
 
 
 def _rules_text(violations: Sequence[Violation]) -> str:
@@ -141,24 +147,28 @@ def _sentence_edit(
     span = analysis.sentences[index]
     text = analysis.text
     rules = {v.rule for v in violations}
+
+    def quote(span: Span) -> str:
+        return _quote(text, span, violations)
+
     why = f"{_rules_text(violations)}: {violations[0].detail}"
     if rules == {"banned-phrase"}:
         kept = _without_phrases(text, span, [v.span for v in violations])
         if kept:
             phrases = ", ".join(sorted({f"'{v.excerpt}'" for v in violations}))
-            return _Edit(span, kept, f"deleted banned phrase {phrases} from {_quote(text, span)}")
+            return _Edit(span, kept, f"deleted banned phrase {phrases} from {quote(span)}")
     if "roadmap-overpromise" in rules:
         say = _roadmap_replacement(analysis, index, ctx, added)
         if say:
-            return _Edit(span, say, f"replaced {_quote(text, span)} with the approved roadmap "
+            return _Edit(span, say, f"replaced {quote(span)} with the approved roadmap "
                                     f"wording ({why})")
     if rules <= _REPLACEABLE_BY_CLAIM and rules & _FIGURE_RULES:
         claim = _claim_replacement(text[span[0]:span[1]], ctx, evidence, normalise_wording(text),
                                    added)
         if claim:
-            return _Edit(span, claim[1], f"replaced {_quote(text, span)} with the approved claim "
+            return _Edit(span, claim[1], f"replaced {quote(span)} with the approved claim "
                                          f"'{claim[0]}' ({why})")
-    return _Edit(span, "", f"removed sentence {_quote(text, span)} ({why})")
+    return _Edit(span, "", f"removed sentence {quote(span)} ({why})")
 
 
 def _plan(
@@ -215,7 +225,8 @@ def repair(
         edits = _plan(analysis, verdict, ctx, evidence)
         if attempt == MAX_PASSES:  # last resort: no more replacements, only removals
             edits = [_Edit(e.span, "", e.change if not e.replacement else
-                           f"removed sentence {_quote(text, e.span)} (still failing checks)")
+                           f"removed sentence {_quote(text, e.span, _within(verdict, e.span))} "
+                           "(still failing checks)")
                      for e in edits]
         text = _apply(text, edits)
         changes.extend(e.change for e in edits)

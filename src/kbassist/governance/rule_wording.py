@@ -78,7 +78,7 @@ def check_internal(analysis: Analysis, ctx: GovernanceContext) -> list[Violation
             shared = grams & source.shingles
             rare = (tokens & source.rare) | (inner_capitals & source.initial_rare)
             if len(shared) >= source.min_shingles or rare:
-                what = (f"the word(s) {', '.join(sorted(rare))}" if rare
+                what = (f"{len(rare)} distinctive word(s)" if rare  # never the words
                         else f"{len(shared)} phrases")
                 found.append(Violation("internal-leak", (start, end), sentence,
                                        f"the sentence shares {what} with {source.label}"))

@@ -20,6 +20,9 @@ RULES = (
 Span = tuple[int, int]
 
 
+WITHHELD = "[withheld: repeats internal text]"  # shown instead of a leaked excerpt
+
+
 @dataclass(frozen=True)
 class Violation:
     """One broken rule: where (character span into the checked text), what, and why."""
