@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
 import pytest
 from gradio_client import Client
 
@@ -18,6 +19,7 @@ from kbassist.assistant import Assistant, build_assistant
 from kbassist.auth import hash_password
 from kbassist.embeddings import MiniLMEmbedder
 from kbassist.settings import Settings
+from kbassist.ui.app import Api
 from kbfactory import make_package
 
 # Gradio's own queue code trips pandas 3 deprecation warnings; not ours to fix.
@@ -44,7 +46,7 @@ def client(assistant: Assistant) -> Iterator[Client]:
 
 def test_only_the_stable_endpoints_are_public(client: Client) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(endpoints) == {"/ask", "/draft", "/fit"}
+    assert set(endpoints) == {"/ask", "/draft", "/fit", "/feedback"}
 
 
 def test_ask_returns_the_cli_json_shape(client: Client) -> None:
@@ -74,6 +76,65 @@ def test_fit_returns_a_verdict(client: Client) -> None:
     result = client.predict(description="A 2,000-person logistics company in Germany",
                             api_name="/fit")
     assert result["verdict"] in {"fit", "partial"} and result["segment"] == "third-party-logistics"
+
+
+def test_results_carry_their_audit_output_id(client: Client, assistant: Assistant) -> None:
+    assert assistant.audit is not None
+    answer = client.predict(question="How is Nordlicht Fleet priced?", api_name="/ask")
+    draft = client.predict(channel="linkedin", persona="ops-director", api_name="/draft")
+    rows = {row["id"]: row for row in assistant.audit.outputs()}
+    assert rows[answer["output_id"]]["output"] == answer["answer"]
+    assert rows[draft["output_id"]]["workflow"] == "draft"
+
+
+def test_feedback_round_trip_lands_in_the_audit_log(client: Client,
+                                                     assistant: Assistant) -> None:
+    assert assistant.audit is not None
+    answer = client.predict(question="Do you have battery prediction?", api_name="/ask")
+    draft = client.predict(channel="email", persona="ops-director", contact="Ana",
+                           api_name="/draft")
+    up = client.predict(output_id=draft["output_id"], rating="up", api_name="/feedback")
+    down = client.predict(output_id=answer["output_id"], rating="down",
+                          comment="  needs the pilot date  ", api_name="/feedback")
+    assert up == {"feedback_id": up["feedback_id"], "output_id": draft["output_id"],
+                  "rating": "up"}
+    stored = {row["id"]: row for row in assistant.audit.feedback()}
+    assert {k: stored[up["feedback_id"]][k] for k in ("output_id", "rating", "comment")} == {
+        "output_id": draft["output_id"], "rating": "up", "comment": ""}
+    assert {k: stored[down["feedback_id"]][k] for k in ("output_id", "rating", "comment")} == {
+        "output_id": answer["output_id"], "rating": "down", "comment": "needs the pilot date"}
+    gaps = [g for g in assistant.audit.gap_events() if g["kind"] == "thumbs_down"]
+    assert [g["comment"] for g in gaps if g["output_id"] == answer["output_id"]] == [
+        "needs the pilot date"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"rating": "meh"}, "rating must be 'up' or 'down'"),
+    ({"rating": "up", "comment": "x" * 2001}, "at most 2000"),
+    ({"rating": "down", "output_id": 10**9}, "no audited output with id 1000000000"),
+    ({"rating": "down", "output_id": -3}, "output_id must be the positive integer"),
+])
+def test_bad_feedback_is_a_one_line_error_and_writes_nothing(
+        client: Client, assistant: Assistant, kwargs: dict[str, Any], message: str) -> None:
+    assert assistant.audit is not None
+    output_id = client.predict(question="How is Nordlicht Fleet priced?",
+                               api_name="/ask")["output_id"]
+    feedback, gaps = len(assistant.audit.feedback()), len(assistant.audit.gap_events())
+    with pytest.raises(Exception, match=message) as caught:
+        client.predict(**{"output_id": output_id, **kwargs}, api_name="/feedback")
+    assert "Traceback" not in str(caught.value) and "\n" not in str(caught.value)
+    assert len(assistant.audit.feedback()) == feedback
+    assert len(assistant.audit.gap_events()) == gaps
+
+
+def test_feedback_without_an_audit_log_says_so(assistant: Assistant) -> None:
+    settings = assistant.settings.model_copy(update={"audit": False})
+    unaudited = build_assistant(settings, embedder=assistant.embedder, today=TODAY,
+                                channel="ui")
+    api = Api(unaudited)
+    assert api.ask("How is Nordlicht Fleet priced?")["output_id"] is None
+    with pytest.raises(gr.Error, match="the audit log is off"):
+        api.feedback(1, "up")
 
 
 @pytest.mark.parametrize("endpoint, kwargs, message", [
@@ -116,3 +177,8 @@ def test_sign_in_is_required_with_a_users_file(assistant: Assistant, tmp_path: P
         signed_in = Client(url, auth=("dana", "pw-dana"), verbose=False)
         result = signed_in.predict(question="How is Nordlicht Fleet priced?", api_name="/ask")
         assert "per robot per month" in result["answer"]
+        thumb = signed_in.predict(output_id=result["output_id"], rating="up",
+                                  api_name="/feedback")
+        assert guarded.audit is not None
+        stored = {row["id"]: row for row in guarded.audit.feedback()}
+        assert stored[thumb["feedback_id"]]["user"] == "dana"

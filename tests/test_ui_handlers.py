@@ -354,7 +354,7 @@ def test_app_exposes_only_the_stable_api(assistant: Assistant, tmp_path: Path) -
     app = build_app(assistant, outputs=OutputFolder(tmp_path / "o"))
     named = {d.get("api_name") for d in app.config["dependencies"]
              if d.get("api_visibility") == "public"}
-    assert named == {"ask", "draft", "fit"}
+    assert named == {"ask", "draft", "fit", "feedback"}
 
 
 def test_output_folder_is_per_session_and_removable(tmp_path: Path) -> None:

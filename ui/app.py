@@ -14,11 +14,12 @@ import ipaddress
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import gradio as gr
 
 from kbassist.assistant import Assistant, build_assistant
+from kbassist.audit import Rating
 from kbassist.auth import load_users, make_authenticator
 from kbassist.draft import DraftRequest
 from kbassist.errors import KbassistError, UsageError
@@ -49,35 +50,74 @@ def _one_line_errors() -> Iterator[None]:
 
 class Api:
     """The app's public API (``gradio_client``): stable names, JSON-able results in the CLI's
-    ``--json`` shapes. Errors come back as one-line messages."""
+    ``--json`` shapes plus ``output_id`` (the audit id that ``feedback`` takes; None when the
+    audit log is off). Errors come back as one-line messages."""
+
+    MAX_COMMENT = 2000  # characters, as in the Ask tab's comment box
 
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
 
     def ask(self, question: str, persona: str = "", segment: str = "") -> dict[str, Any]:
-        """A governed answer with citations (the shape of `kbassist ask --json`)."""
+        """A governed answer with citations (the shape of `kbassist ask --json`) and its
+        output_id."""
         with _one_line_errors():
             if not question.strip():
                 raise UsageError("the question is empty")
-            return self.assistant.ask(question.strip(), persona=persona or None,
-                                      segment=segment or None).to_json()
+            return self._with_output_id(self.assistant.ask(
+                question.strip(), persona=persona or None, segment=segment or None).to_json())
 
     def draft(self, channel: str, persona: str, segment: str = "", account: str = "",
               contact: str = "", context: str = "", rep_name: str = "") -> dict[str, Any]:
-        """A governed outreach draft (the shape of `kbassist draft --json`); channel is email,
-        linkedin or call-opener."""
+        """A governed outreach draft (the shape of `kbassist draft --json`) and its output_id;
+        channel is email, linkedin or call-opener."""
         with _one_line_errors():
-            return self.assistant.draft(DraftRequest(
+            return self._with_output_id(self.assistant.draft(DraftRequest(
                 channel=channel_of(channel), persona=persona, segment=segment or None,
                 account=account or None, contact=contact or None, context=context or None,
-                rep_name=rep_name or None)).to_json()
+                rep_name=rep_name or None)).to_json())
 
     def fit(self, description: str) -> dict[str, Any]:
-        """The ICP fit verdict with reasons (the shape of `kbassist fit --json`)."""
+        """The ICP fit verdict with reasons (the shape of `kbassist fit --json`) and its
+        output_id."""
         with _one_line_errors():
             if not description.strip():
                 raise UsageError("the prospect description is empty")
-            return self.assistant.fit(description.strip()).to_json()
+            return self._with_output_id(self.assistant.fit(description.strip()).to_json())
+
+    def feedback(self, output_id: int, rating: str, comment: str = "",
+                 request: gr.Request | None = None) -> dict[str, Any]:
+        """Thumbs up or down (rating "up" or "down", optional comment) on the output whose
+        output_id an ask, draft or fit result carries; stored in the audit log like the Ask
+        tab's thumbs, and a thumbs-down is also a gap. Returns feedback_id, output_id, rating."""
+        with _one_line_errors():
+            audit = self.assistant.audit
+            if audit is None:
+                raise UsageError("feedback is not recorded: the audit log is off "
+                                 "(KBASSIST_AUDIT=false)")
+            target = self._output_id(output_id)
+            text = str(comment or "").strip()
+            if len(text) > self.MAX_COMMENT:
+                raise UsageError(f"the comment is {len(text)} characters long; "
+                                 f"at most {self.MAX_COMMENT} are allowed")
+            choice = str(rating or "").strip().lower()
+            feedback_id = audit.record_feedback(  # checks the rating and that the output exists
+                target, cast(Rating, choice), text, user=getattr(request, "username", None))
+            return {"feedback_id": feedback_id, "output_id": target, "rating": choice}
+
+    def _with_output_id(self, result: dict[str, Any]) -> dict[str, Any]:
+        """The result plus the audit id of the output just made (kept per thread: read on
+        the thread that made it)."""
+        return {**result, "output_id": self.assistant.last_output_id}
+
+    @staticmethod
+    def _output_id(value: object) -> int:
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+            raise UsageError("output_id must be the positive integer that an ask, draft or "
+                             f"fit result carries, not {str(value)[:40]!r}")
+        return value
 
 
 def build_app(assistant: Assistant, *, outputs: OutputFolder | None = None) -> gr.Blocks:
@@ -109,6 +149,7 @@ def build_app(assistant: Assistant, *, outputs: OutputFolder | None = None) -> g
         gr.api(api.ask, api_name="ask")
         gr.api(api.draft, api_name="draft")
         gr.api(api.fit, api_name="fit")
+        gr.api(api.feedback, api_name="feedback")
     app.queue(default_concurrency_limit=CONCURRENCY, api_open=False)
     return app
 

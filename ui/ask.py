@@ -171,7 +171,9 @@ def build_ask_tab(ctx: UiContext) -> AskHandlers:
     inputs = [question, history, persona, segment, ids]
     for trigger in (send.click, question.submit):
         trigger(handlers.respond, inputs, outputs, api_visibility="private")
-    chatbot.like(handlers.feedback, [ids, comment], [comment], api_visibility="private")
+    # named apart from the public "feedback" endpoint, which would otherwise become feedback_1
+    chatbot.like(handlers.feedback, [ids, comment], [comment], api_name="ask_thumbs",
+                 api_visibility="private")
     clear.click(lambda: ([], [], "", {}), None, outputs, api_visibility="private")
     chatbot.clear(lambda: ([], {}), None, [history, ids], api_visibility="private")
     return handlers
