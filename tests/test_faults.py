@@ -10,6 +10,7 @@ the_next_run_completes; RFP writer faults and 10,000 rows in tests/test_rfp_io.p
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -209,3 +210,34 @@ def test_kill_9_during_kbassist_index_keeps_serving_and_the_next_run_completes(
     code, out, err = cli(capsys, "index", *indexed)
     assert code == 0, err
     still_answers(capsys, indexed)
+
+
+# -- unbounded input (OWASP LLM10) ------------------------------------------------------------
+
+HUGE = "How is Nordlicht Fleet priced? " * 400  # 12,400 characters
+
+
+@pytest.mark.parametrize("argv", [
+    ["ask", HUGE],
+    ["fit", HUGE],
+    ["draft", "email", "--persona", "ops-director", "--context", HUGE],
+    ["draft", "email", "--persona", "ops-director", "--account", "A" * 201],
+], ids=["ask", "fit", "draft-context", "draft-account"])
+def test_oversized_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str],
+                                                indexed: list[str], argv: list[str]) -> None:
+    code, out, err = cli(capsys, argv[0], *indexed, *argv[1:])
+    assert code == 2 and out == "" and err.count("\n") == 1, (code, err)
+    assert "characters long; at most" in err and "Traceback" not in err
+    assert "How is Nordlicht" not in err  # the input isn't echoed back
+
+
+def test_an_oversized_rfp_row_is_flagged_and_the_batch_completes(
+        capsys: pytest.CaptureFixture[str], indexed: list[str], tmp_path: Path) -> None:
+    source, answered = tmp_path / "q.csv", tmp_path / "a.csv"
+    source.write_text(f'question\n{QUESTION}\n"{HUGE}"\n', encoding="utf-8")
+    code, _, err = cli(capsys, "rfp", *indexed, str(source), "-o", str(answered), "--no-progress")
+    assert code == 0, err
+    rows = list(csv.DictReader(answered.open(encoding="utf-8")))
+    assert OFFLINE in rows[0]["answer"] and rows[0]["status"] != "unknown"
+    assert rows[1]["status"] == "unknown" and rows[1]["needs_review"].lower() in {"true", "yes"}
+    assert "longer than 4,000 characters" in rows[1]["review_reason"]

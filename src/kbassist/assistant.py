@@ -33,7 +33,7 @@ from kbassist.draft import (
     write_offline,
 )
 from kbassist.embeddings import Embedder, MiniLMEmbedder
-from kbassist.errors import BackendError, IndexError_, KnowledgeError
+from kbassist.errors import BackendError, IndexError_, KnowledgeError, UsageError
 from kbassist.fit import FitResult, assess_fit, memoize_embed
 from kbassist.governance import GovernanceContext, GovernedOutput, Violation, check, govern
 from kbassist.index import IndexSummary, KnowledgeIndex
@@ -57,6 +57,16 @@ PROSPECT_NODE = "request:prospect"
 OFFLINE_PROMPT = {"id": "offline-composer", "version": 1}
 # Confidence below this marks an RFP answer for review.
 REVIEW_CONFIDENCE = 0.5
+# Inputs are bounded (OWASP LLM10, unbounded consumption): a pasted document or a scripted
+# megabyte would otherwise go whole into every prompt and governance pass.
+MAX_INPUT_CHARS = 4000  # a question, a draft's context, a prospect description
+MAX_FIELD_CHARS = 200  # a draft's account, contact, rep name
+
+
+def bounded(what: str, text: str | None, limit: int = MAX_INPUT_CHARS) -> None:
+    if text is not None and len(text) > limit:
+        raise UsageError(f"the {what} is {len(text):,} characters long; at most {limit:,} "
+                         "are allowed")
 
 
 @dataclass(frozen=True)
@@ -296,6 +306,7 @@ class Assistant:
     def ask(self, question: str, *, persona: str | None = None, segment: str | None = None,
             workflow: str = "ask") -> AskResult:
         started = time.perf_counter()
+        bounded("question", question)
         state = self._ensure_state()
         hits = self.retrieve(question, persona=persona, segment=segment)
         composed = Composer(state.package, self.today).answer(question, hits)
@@ -330,6 +341,12 @@ class Assistant:
     def answer_rfp_row(self, question: str, section: str | None) -> RowAnswer:
         """One RFP or questionnaire row: a governed answer plus a confidence and review flag."""
         del section  # the question carries the topic; section names skew retrieval
+        if len(question) > MAX_INPUT_CHARS:  # one odd row must not stop the batch
+            return RowAnswer(
+                answer=self._ensure_state().package.config.policy.unknown_answer, sources=[],
+                confidence=0.0, needs_review=True, status="unknown",
+                review_reason=f"the question is longer than {MAX_INPUT_CHARS:,} characters: "
+                              "not answered automatically")
         result = self.ask(question, workflow="rfp")
         reasons = _review_reasons(result)
         return RowAnswer(
@@ -345,6 +362,9 @@ class Assistant:
 
     def draft(self, request: DraftRequest) -> DraftResult:
         started = time.perf_counter()
+        bounded("context", request.context)
+        for what in ("account", "contact", "rep_name"):
+            bounded(what.replace("_", " "), getattr(request, what), MAX_FIELD_CHARS)
         state = self._ensure_state()
         package = state.package
         plan = plan_draft(package, request, self.today, rank=self._ranker(state))
@@ -427,6 +447,7 @@ class Assistant:
 
     def fit(self, description: str) -> FitResult:
         started = time.perf_counter()
+        bounded("prospect description", description)
         state = self._ensure_state()
         result = assess_fit(description, state.package, embed=state.embed)
         self._emit(OutputRecord(
