@@ -51,6 +51,8 @@ _GENERIC = frozenset(
         "ways", "have", "has", "there", "also", "any", "all", "each", "every", "other", "own",
         "more", "most", "much", "many", "well", "work", "works", "need", "needs", "want", "wants",
         "like", "get", "make", "done", "yes", "not", "no", "one", "new", "current", "currently",
+        # how a rep relays a question: "our prospect asked ...", "they want to know ..."
+        "know", "ask", "asked", "asking", "wonder", "wondering", "question", "prospect",
     ]
 )
 # Below this share of the question's specific words found in the retrieved text, a middling
@@ -126,30 +128,60 @@ def best_sentences(passage: str, question: str, limit: int = 2) -> list[str]:
     return [sentences[i] for i in keep]
 
 
+def topic_of(question: str, package: KnowledgePackage) -> str:
+    """The question without the company's and product's names: every passage shares them, so
+    they say nothing about whether the package covers what is asked ("Does <product>
+    integrate with HubSpot?" is about HubSpot)."""
+    for name in sorted({package.config.company, package.config.product}, key=len, reverse=True):
+        if name and name.strip():
+            question = re.sub(re.escape(name.strip()), " ", question, flags=re.IGNORECASE)
+    return question
+
+
 def implied_roadmap(
     hits: Sequence[Hit], package: KnowledgePackage, question: str
 ) -> list[RoadmapItem]:
     """A roadmap item at the top of retrieval is what the text is about, even when the rep
     didn't use its exact name ("install it on our own servers" -> a self-hosted item), as
     long as it shares a specific word with the question."""
+    topic = topic_of(question, package)
     for hit in hits[:2]:
         chunk = hit.chunk
         close = (hit.dense_score or 0.0) >= ROADMAP_IMPLIED
-        if chunk.kind == "roadmap" and close and coverage(question, [chunk.text]) > 0:
+        if chunk.kind == "roadmap" and close and coverage(topic, [chunk.text]) > 0:
             item = package.roadmap_item(chunk.ref_id)
             return [item] if item else []
     return []
 
 
+_NAME = re.compile(r"(?<=[\s(/])([A-Z][\w.&+-]*[A-Za-z0-9])")
+
+
+def missing_names(question: str, texts: Sequence[str]) -> set[str]:
+    """Names in the question (capitalised after its first word: a vendor, a competitor, a
+    standard) that nothing retrieved mentions."""
+    seen = " ".join(texts).lower()
+    return {m for m in _NAME.findall(question)
+            if len(m) > 2 and m.lower() not in _STOP and m.lower() not in seen}
+
+
 def is_unknown(question: str, hits: Sequence[Hit], mentioned: Sequence[RoadmapItem]) -> bool:
     """Nothing retrieved is close enough, or it is only topically close: the question's
-    specific words are mostly absent from everything retrieved."""
+    specific words are mostly absent from everything retrieved. A question naming something
+    the evidence never mentions ("... integrate with HubSpot?") is judged by its other words,
+    however close the passages look."""
     if mentioned:
         return False
     best = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
     if best < UNKNOWN_THRESHOLD:
         return True
     texts = [h.chunk.text for h in hits]
+    names = missing_names(question, texts)
+    if names:
+        rest = question
+        for name in names:
+            rest = rest.replace(name, " ")
+        return coverage(rest, texts) < MIN_COVERAGE
     return best < CONFIDENT_DENSE and coverage(question, texts) < MIN_COVERAGE
 
 
@@ -202,11 +234,12 @@ class Composer:
     def answer(self, question: str, hits: Sequence[Hit]) -> Composed:
         mentioned = (find_mentions(question, self.package.roadmap)
                      or implied_roadmap(hits, self.package, question))
-        if is_unknown(question, hits, mentioned):
+        topic = topic_of(question, self.package)
+        if is_unknown(topic, hits, mentioned):
             return Composed(text=self.unknown_answer, unknown=True)
         if mentioned:
             return self._roadmap_answer(question, mentioned, hits)
-        return self._passages_answer(question, _relevant(question, hits))
+        return self._passages_answer(question, _relevant(topic, hits))
 
     def _roadmap_answer(
         self, question: str, items: Sequence[RoadmapItem], hits: Sequence[Hit]
