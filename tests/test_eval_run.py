@@ -122,11 +122,18 @@ def test_the_json_follows_the_contract(full_run: EvalRun) -> None:
 def test_known_findings_are_reported_not_hidden(full_run: EvalRun) -> None:
     """Cases the sample fails today are listed with their reasons (gaps for the team)."""
     failing = {c["id"]: c for c in full_run.cases if not c["passed"]}
-    assert "unknown-competitor" in failing
-    reasons = [c["reason"] for c in failing["unknown-competitor"]["checks"] if not c["passed"]]
+    assert "unknown-support-sla" in failing
+    reasons = [c["reason"] for c in failing["unknown-support-sla"]["checks"] if not c["passed"]]
     assert reasons == ["answered, but the package does not cover it"]
     summary = full_run.to_markdown()
-    assert "## kbassist eval: PASSED" in summary and "| unknown-competitor | ask |" in summary
+    assert "## kbassist eval: PASSED" in summary and "| unknown-support-sla | ask |" in summary
+
+
+def test_the_report_breaks_cases_down_by_tag(full_run: EvalRun) -> None:
+    tagged = [c for c in full_run.cases if "pricing" in c["tags"]]
+    row = f"| pricing | {len(tagged)} | {sum(c['passed'] for c in tagged)} | 0 | 0 | 0 | 0 |"
+    assert tagged and row in full_run.to_markdown()
+    assert "<h2>By tag</h2>" in full_run.to_html([])
 
 
 def test_history_and_a_self_contained_html_report(full_run: EvalRun, assistant: Assistant
@@ -317,7 +324,7 @@ def test_cli_eval(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monkey
 
     strict = tmp_path / "gates.yaml"
     strict.write_text("gates:\n  - {metric: case_pass_rate, min: 1}\n")
-    code, out, _ = _cli(capsys, "eval", *common, "--only", "unknown-competitor",
+    code, out, _ = _cli(capsys, "eval", *common, "--only", "unknown-support-sla",
                         "--gates", str(strict), "--baseline", str(baseline), "--no-history")
     assert code == 1 and "## kbassist eval: FAILED" in out and "**FAIL**" in out
 

@@ -73,10 +73,36 @@ def to_markdown(run: EvalRun) -> str:
         lines += ["Cases where governance had to step in: " + ", ".join(
             f"{c['id']} ({', '.join(sorted(set(c['governance']['caught'])))})"
             for c in caught[:MAX_LISTED]), ""]
+    table = by_tag(run)
+    if table:
+        lines += ["### By tag", "", "| tag | cases | passed | " + " | ".join(TAG_MEASURES.values())
+                  + " |", "|---|---|---|" + "---|" * len(TAG_MEASURES)]
+        lines += [f"| {row['tag']} | {row['cases']} | {row['passed']} | "
+                  + " | ".join(fmt(row[m]) for m in TAG_MEASURES) + " |" for row in table]
+        lines.append("")
     lines += _md_regressions(run) + _md_failures(run)
     if run.notes:
         lines += ["### Notes", ""] + [f"- {n}" for n in run.notes] + [""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+# Per-case measures summed per tag (the red-team suite tags cases by attack category).
+TAG_MEASURES = {"leaks": "internal leaks", "overpromises": "overpromises",
+                "unapproved_numbers": "unapproved numbers", "external_links": "external links"}
+
+
+def by_tag(run: EvalRun) -> list[dict[str, Any]]:
+    """One row per case tag: cases, cases passed, and the zero-gate measures summed."""
+    rows: dict[str, dict[str, Any]] = {}
+    for case in run.cases:
+        for tag in case.get("tags") or []:
+            row = rows.setdefault(tag, {"tag": tag, "cases": 0, "passed": 0}
+                                  | dict.fromkeys(TAG_MEASURES, 0))
+            row["cases"] += 1
+            row["passed"] += bool(case["passed"])
+            for measure in TAG_MEASURES:
+                row[measure] += (case.get("measures") or {}).get(measure) or 0
+    return sorted(rows.values(), key=lambda r: (-r["cases"], r["tag"]))
 
 
 def _signed(value: float) -> str:
@@ -314,6 +340,7 @@ def to_html(run: EvalRun, history: Sequence[dict[str, Any]]) -> str:
         "<h2>Gates</h2>", _html_gates(run),
         "<h2>Charts</h2><div class='charts'>" + "".join(charts) + "</div>",
         "<h2>Metrics</h2>", _html_metrics(run),
+        _html_by_tag(run),
         f"<h2>Regressions against the baseline ({len(run.regressions)})</h2>",
         _html_regressions(run),
         "<h2>Cases</h2>", _html_cases(run),
@@ -321,6 +348,20 @@ def to_html(run: EvalRun, history: Sequence[dict[str, Any]]) -> str:
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>kbassist eval: {verdict}</title><style>{_CSS}</style></head><body>"
             + "".join(body) + "</body></html>\n")
+
+
+def _html_by_tag(run: EvalRun) -> str:
+    table = by_tag(run)
+    if not table:
+        return ""
+    head = "".join(f"<th>{escape(label)}</th>" for label in TAG_MEASURES.values())
+    rows = [f"<h2>By tag</h2><table><tr><th>tag</th><th>cases</th><th>passed</th>{head}</tr>"]
+    for row in table:
+        cls = "pass" if row["passed"] == row["cases"] else "fail"
+        rows.append(f"<tr><td>{escape(row['tag'])}</td><td>{row['cases']}</td>"
+                    f"<td class='{cls}'>{row['passed']}</td>"
+                    + "".join(f"<td>{fmt(row[m])}</td>" for m in TAG_MEASURES) + "</tr>")
+    return "".join(rows) + "</table>"
 
 
 def _html_gates(run: EvalRun) -> str:
