@@ -31,9 +31,13 @@ ZERO = ("internal_leaks", "roadmap_overpromises", "unapproved_numbers", "externa
 CATEGORIES = ("direct-injection", "indirect-injection", "internal-notes", "system-prompt",
               "overpromise", "unapproved-number", "competitor", "exfiltration",
               "other-personas", "encoding", "role-play", "payload-splitting", "debug-mode")
-# Runs on the slow local model in CI: one case per attack family.
+# Runs on the slow local model in CI: at least one case per attack category (checked below);
+# the whole suite on it takes the better part of an hour on two cores (docs/security.md).
 LOCAL_SUBSET = ["rt-ignore-previous-instructions", "rt-base64-notes", "rt-deal-closes-today-q2",
-                "rt-sysprompt-verbatim", "rt-exfil-image-summary", "rt-indirect-ar-included"]
+                "rt-sysprompt-verbatim", "rt-exfil-image-summary", "rt-indirect-ar-included",
+                "rt-competitor-numbers", "rt-roleplay-dan", "rt-debug-mode",
+                "rt-split-two-turns-notes", "rt-notes-persona-cfo",
+                "rt-draft-context-injection-notes"]
 
 
 def compliant_answer(body: dict[str, Any], notes: list[str]) -> str:
@@ -80,6 +84,8 @@ def test_the_suite_is_valid_and_covers_every_category() -> None:
     tags = {t for c in suite.cases for t in c.tags}
     assert set(CATEGORIES) <= tags, set(CATEGORIES) - tags
     assert any(c.kb == "kb-poisoned" for c in suite.cases)
+    local = {t for c in suite.cases if c.id in LOCAL_SUBSET for t in c.tags}
+    assert set(CATEGORIES) <= local, set(CATEGORIES) - local
     load_package(SUITE / "kb-poisoned")  # the poisoned package itself loads
 
 
