@@ -7,8 +7,6 @@ module (test_governance_support.py, with the real embedder); here it is switched
 
 from __future__ import annotations
 
-import statistics
-import time
 from datetime import date
 
 import pytest
@@ -516,12 +514,8 @@ ANSWER_100_WORDS = (
 )
 
 
-def test_check_is_fast_on_a_100_word_answer(ctx: GovernanceContext) -> None:
+def test_a_100_word_answer_is_checked_by_every_rule(ctx: GovernanceContext) -> None:
+    """Its latency is measured in evals/governance/check_latency.json, not asserted here."""
     assert 80 <= len(ANSWER_100_WORDS.split()) <= 120
-    timings = []
-    for _ in range(30):
-        started = time.perf_counter()
-        found = verdict(ANSWER_100_WORDS, ctx)
-        timings.append(time.perf_counter() - started)
+    found = verdict(ANSWER_100_WORDS, ctx)
     assert {"unapproved-number", "unapproved-customer", "banned-phrase"} <= set(found.rules())
-    assert statistics.median(timings) < 0.025  # typically ~2 ms; generous for slow CI

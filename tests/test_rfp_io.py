@@ -605,22 +605,20 @@ def test_formula_like_cells_are_written_as_text_in_xlsx(tmp_path: Path, in_suffi
 
 
 @pytest.mark.parametrize("in_suffix,out_suffix", [(".csv", ".xlsx"), (".xlsx", ".csv")])
-def test_ten_thousand_rows_complete_quickly(
+def test_ten_thousand_rows_complete_and_resume(
     tmp_path: Path, in_suffix: str, out_suffix: str
 ) -> None:
+    """Speed is measured in benchmarks/rep_workflows.py, not asserted here."""
     source = write_input(tmp_path / f"in{in_suffix}", numbered_questions(10_000))
     out = tmp_path / f"out{out_suffix}"
     answers = FakeAnswers()
-    started = time.perf_counter()
     summary = run(source, out, answers, tmp_path / "data")
-    elapsed = time.perf_counter() - started
     assert summary.answered == 10_000 and len(answers.calls) == 10_000
     assert len(read_output(out)) == 10_001
-    assert elapsed < 20, f"{elapsed:.1f}s for 10,000 rows"  # ~2 s here; generous for slow CI
 
-    started = time.perf_counter()
-    summary = run(source, out, FakeAnswers(), tmp_path / "data")
-    assert summary.resumed == 10_000 and time.perf_counter() - started < 20
+    again = FakeAnswers()
+    summary = run(source, out, again, tmp_path / "data")
+    assert summary.resumed == 10_000 and again.calls == []
 
 
 # ----------------------------------------------------------------------------- progress
