@@ -92,6 +92,7 @@ def withhold_internal(violations: list[Violation]) -> list[Violation]:
     """A violation is shown to reps (the checks panel, ``--json``) and kept in the audit: where
     it overlaps an internal leak its excerpt would repeat the leak, so it is withheld."""
     leaks = [v.span for v in violations if v.rule == "internal-leak"]
+
     def overlaps(v: Violation) -> bool:
         return any(v.span[0] < end and start < v.span[1] for start, end in leaks)
 
@@ -99,4 +100,3 @@ def withhold_internal(violations: list[Violation]) -> list[Violation]:
             else replace(v, excerpt=WITHHELD, detail=f"{v.rule} in a sentence that repeated "
                                                      "internal text")
             for v in violations]
-
