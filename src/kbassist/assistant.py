@@ -36,6 +36,7 @@ from kbassist.embeddings import Embedder, MiniLMEmbedder
 from kbassist.errors import BackendError, IndexError_, KnowledgeError, UsageError
 from kbassist.fit import FitResult, assess_fit, memoize_embed
 from kbassist.governance import GovernanceContext, GovernedOutput, Violation, check, govern
+from kbassist.governance.types import WITHHELD
 from kbassist.index import IndexSummary, KnowledgeIndex
 from kbassist.knowledge.loader import (
     FingerprintCache,
@@ -532,17 +533,9 @@ def system_prompts() -> list[str]:
 
 
 def _leak_spans(violations: Sequence[Violation]) -> list[tuple[int, int]]:
-    """Spans to hide from a model: each internal leak, widened to every violation it overlaps."""
-    spans = [v.span for v in violations if v.rule == "internal-leak"]
-    for violation in violations:
-        start, end = violation.span
-        if any(start < b and a < end for a, b in spans):
-            spans.append((start, end))
-    return spans
-
-
-def _overlaps(span: tuple[int, int], spans: Sequence[tuple[int, int]]) -> bool:
-    return any(span[0] < b and a < span[1] for a, b in spans)
+    """Spans to hide from a model: every violation whose excerpt governance withheld (each
+    internal leak and every violation overlapping one, see ``withhold_internal``)."""
+    return [v.span for v in violations if v.excerpt == WITHHELD]
 
 
 def redact_internal(text: str, violations: Sequence[Violation]) -> str:
@@ -559,10 +552,9 @@ def redact_internal(text: str, violations: Sequence[Violation]) -> str:
 
 
 def describe_for_revision(violations: Sequence[Violation]) -> str:
-    hidden = _leak_spans(violations)
     lines = []
     for violation in violations:
-        if violation.rule == "internal-leak" or _overlaps(violation.span, hidden):
+        if violation.excerpt == WITHHELD:
             line = f"- {violation.rule}: a sentence repeated confidential notes; leave it out"
         else:
             line = f"- {violation.rule}: {violation.detail}"
