@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from textwrap import dedent
+
+from kbassist.assistant import Assistant, build_assistant
+from kbassist.embeddings import MiniLMEmbedder
+from kbassist.settings import Settings
 
 KB_YAML = """\
 company: Nordlicht Robotics
@@ -124,3 +129,11 @@ def make_package(root: Path, overrides: dict[str, str | None] | None = None) -> 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(dedent(text), encoding="utf-8")
     return root
+
+
+def indexed_ui_assistant(root: Path, today: date) -> Assistant:
+    """An app-channel assistant over this package with a fresh index (the UI tests' subject)."""
+    settings = Settings(kb=make_package(root / "kb"), data_dir=root / "data")
+    assistant = build_assistant(settings, embedder=MiniLMEmbedder(), today=today, channel="ui")
+    assistant.reindex()
+    return assistant

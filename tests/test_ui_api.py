@@ -17,10 +17,8 @@ from gradio_client import Client
 from e2e.support import serve
 from kbassist.assistant import Assistant, build_assistant
 from kbassist.auth import hash_password
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.settings import Settings
 from kbassist.ui.app import Api
-from kbfactory import make_package
+from kbfactory import indexed_ui_assistant
 
 # Gradio's own queue code trips pandas 3 deprecation warnings; not ours to fix.
 pytestmark = [pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting':Warning"),
@@ -31,11 +29,7 @@ TODAY = date(2026, 11, 22)
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    root = tmp_path_factory.mktemp("api")
-    settings = Settings(kb=make_package(root / "kb"), data_dir=root / "data")
-    assistant = build_assistant(settings, embedder=MiniLMEmbedder(), today=TODAY, channel="ui")
-    assistant.reindex()
-    return assistant
+    return indexed_ui_assistant(tmp_path_factory.mktemp("api"), TODAY)
 
 
 @pytest.fixture(scope="module")

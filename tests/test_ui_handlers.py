@@ -26,7 +26,7 @@ from kbassist.ui.fit import FitHandlers, examples
 from kbassist.ui.gaps import GapsHandlers
 from kbassist.ui.knowledge import KnowledgeHandlers
 from kbassist.ui.rfp import RfpHandlers, output_name
-from kbfactory import make_package
+from kbfactory import indexed_ui_assistant
 
 # Gradio's own queue code trips pandas 3 deprecation warnings; not ours to fix.
 pytestmark = [pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting':Warning"),
@@ -40,11 +40,7 @@ QUESTIONNAIRE = "id,question\nQ1,How is Nordlicht Fleet priced?\nQ2,Do you integ
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    root = tmp_path_factory.mktemp("ui")
-    settings = Settings(kb=make_package(root / "kb"), data_dir=root / "data")
-    assistant = build_assistant(settings, embedder=MiniLMEmbedder(), today=TODAY, channel="ui")
-    assistant.reindex()
-    return assistant
+    return indexed_ui_assistant(tmp_path_factory.mktemp("ui"), TODAY)
 
 
 @pytest.fixture
