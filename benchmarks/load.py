@@ -228,8 +228,8 @@ def main() -> int:
         parser.error("--reps must be at least 1 and --seconds in (0, 3600]")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from kbassist.llm.local import free_loopback_port
-    from kbassist.settings import Settings
+    from kbassist.adapters.llm.local import free_loopback_port
+    from kbassist.app.settings import Settings
     from kbassist.ui.app import launch
 
     data = Path(tempfile.mkdtemp(prefix="kbassist-load-"))

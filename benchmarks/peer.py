@@ -25,8 +25,8 @@ from llama_index.core.llms import MockLLM
 from llama_index.vector_stores.chroma import ChromaVectorStore
 from pydantic import PrivateAttr
 
-from kbassist.embeddings import Embedder
-from kbassist.knowledge.models import KnowledgePackage
+from kbassist.adapters.embeddings import Embedder
+from kbassist.core.models import KnowledgePackage
 
 TEXT_EXTS = [".md", ".markdown", ".txt", ".html", ".htm", ".yaml"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import cycle, islice
 
-from kbassist.knowledge.models import KnowledgePackage
+from kbassist.core.models import KnowledgePackage
 
 UNKNOWN = [
     "What is the office wifi password?",

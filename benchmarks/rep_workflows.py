@@ -18,11 +18,11 @@ from pathlib import Path
 
 from questions import UNKNOWN, questions_for
 
-from kbassist.assistant import build_assistant
-from kbassist.gaps import gaps_report
-from kbassist.rfp import run_rfp
-from kbassist.runtime import configure_offline_environment
-from kbassist.settings import Settings
+from kbassist.app.gaps import gaps_report
+from kbassist.app.rfp import run_rfp
+from kbassist.app.runtime import configure_offline_environment
+from kbassist.app.settings import Settings
+from kbassist.app.wiring import build_assistant
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

@@ -136,8 +136,8 @@ def eval_cases() -> list[Any]:
 
 def embed_sample_for_real(embedder: Any) -> None:
     """The sample package's chunks (what the eval cases expect) always get real vectors."""
-    from kbassist.chunking import chunk_package, index_text
-    from kbassist.knowledge.loader import load_package
+    from kbassist.adapters.package.loader import load_package
+    from kbassist.core.chunking import chunk_package, index_text
 
     substitute, embedder.substitute = embedder.substitute, False
     embedder.embed_batch([index_text(c) for c in chunk_package(load_package(REPO / "knowledge"))])
@@ -150,8 +150,8 @@ SEED_VECTORS = 2000  # real synthetic vectors the 100k stand-ins are drawn from,
 def seed_real_vectors(embedder: Any, kb: Path) -> None:
     """Make sure the cache holds real vectors of SEED_VECTORS synthetic chunks (a fixed,
     spread-out sample), so stand-ins follow the real distribution even on a fresh clone."""
-    from kbassist.chunking import chunk_package, index_text
-    from kbassist.knowledge.loader import load_package
+    from kbassist.adapters.package.loader import load_package
+    from kbassist.core.chunking import chunk_package, index_text
 
     if len(embedder) >= SEED_VECTORS:
         return
@@ -167,8 +167,8 @@ def bench_size(size: str, queries: int, peer: bool, real: bool = False
     from embed_cache import CachedEmbedder
     from questions import questions_for
 
-    from kbassist.assistant import build_assistant
-    from kbassist.settings import Settings
+    from kbassist.app.settings import Settings
+    from kbassist.app.wiring import build_assistant
 
     result: dict[str, Any] = {"size": size, "load_before": load_average()}
     kb = package_for(size)
@@ -442,8 +442,8 @@ def prepare(size: str) -> None:
     """Embed a size's chunks for real into the vector cache (resumable)."""
     from embed_cache import CachedEmbedder
 
-    from kbassist.chunking import chunk_package, index_text
-    from kbassist.knowledge.loader import load_package
+    from kbassist.adapters.package.loader import load_package
+    from kbassist.core.chunking import chunk_package, index_text
 
     cache = CachedEmbedder(CACHE)
     texts = sorted({index_text(c) for c in chunk_package(load_package(package_for(size)))},
@@ -475,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    from kbassist.runtime import configure_offline_environment
+    from kbassist.app.runtime import configure_offline_environment
 
     configure_offline_environment()
     DATA.mkdir(parents=True, exist_ok=True)

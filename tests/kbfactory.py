@@ -6,9 +6,10 @@ from datetime import date
 from pathlib import Path
 from textwrap import dedent
 
-from kbassist.assistant import Assistant, build_assistant
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.settings import Settings
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.app.assistant import Assistant
+from kbassist.app.settings import Settings
+from kbassist.app.wiring import build_assistant
 
 KB_YAML = """\
 company: Nordlicht Robotics

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kbassist.assistant import Assistant, build_assistant
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.settings import Settings
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.app.assistant import Assistant
+from kbassist.app.settings import Settings
+from kbassist.app.wiring import build_assistant
 from kbfactory import make_package
 
 TODAY = date(2026, 11, 22)

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from kbassist.assistant import OutputRecord
-from kbassist.audit import LOW_CONFIDENCE, REDACTED, SCHEMA_VERSION, AuditLog
-from kbassist.errors import KbassistError, UsageError
+from kbassist.adapters.audit import LOW_CONFIDENCE, REDACTED, SCHEMA_VERSION, AuditLog
+from kbassist.core.errors import KbassistError, UsageError
+from kbassist.core.results import OutputRecord
 
 T0 = datetime(2026, 10, 5, 9, 30, tzinfo=UTC)
 SECRET_QUESTION = "Can Halden Dispatch replace ServiceTitan for Acme Widgets next quarter?"
@@ -387,7 +387,7 @@ _WORKER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from types import SimpleNamespace
-    from kbassist.audit import AuditLog
+    from kbassist.adapters.audit import AuditLog
 
     path, name, count, go = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
     log = AuditLog(path)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from kbassist.assistant import Assistant, build_assistant
-from kbassist.draft import DraftRequest
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.llm.openai_backend import OpenAIBackend
-from kbassist.settings import Settings
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.adapters.llm.openai_backend import OpenAIBackend
+from kbassist.app.assistant import Assistant
+from kbassist.app.settings import Settings
+from kbassist.app.wiring import build_assistant
+from kbassist.core.draft import DraftRequest
 from kbfactory import make_package
 from openai_stub import OpenAIStub
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kbassist.knowledge.loader import (
+from kbassist.adapters.package.loader import (
     FingerprintCache,
     ParseCache,
     load_package,
@@ -67,9 +67,9 @@ def test_parsed_documents_are_reused_only_while_unchanged(kb: Path) -> None:
 
 def test_a_big_package_is_checked_for_edits_at_most_once_a_second(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kbassist import assistant as assistant_module
-    from kbassist.assistant import build_assistant
-    from kbassist.settings import Settings
+    from kbassist.app import assistant as assistant_module
+    from kbassist.app.settings import Settings
+    from kbassist.app.wiring import build_assistant
 
     kb = synth.generate(400, tmp_path / "kb")
     monkeypatch.setattr(assistant_module, "FRESHNESS_FILES", 5)  # this package is "big"

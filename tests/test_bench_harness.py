@@ -16,8 +16,8 @@ import embed_cache  # noqa: E402
 import run  # noqa: E402
 import synth  # noqa: E402
 
-from kbassist.chunking import chunk_package  # noqa: E402
-from kbassist.knowledge.loader import load_package  # noqa: E402
+from kbassist.adapters.package.loader import load_package  # noqa: E402
+from kbassist.core.chunking import chunk_package  # noqa: E402
 
 
 class CountingEmbedder:

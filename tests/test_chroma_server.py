@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from kbassist.assistant import build_assistant
+from kbassist.app.settings import Settings
+from kbassist.app.wiring import build_assistant
 from kbassist.cli import main
-from kbassist.errors import IndexError_
-from kbassist.settings import Settings
+from kbassist.core.errors import IndexError_
 from kbfactory import make_package
 
 QUESTIONNAIRE = Path(__file__).resolve().parent.parent / "knowledge" / "samples" / (

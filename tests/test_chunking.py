@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kbassist.chunking import (
+from kbassist.adapters.package.loader import load_package
+from kbassist.core.chunking import (
     MAX_CHUNK_TOKENS,
     chunk_from_dict,
     chunk_package,
@@ -19,9 +20,8 @@ from kbassist.chunking import (
     index_text,
     split_text,
 )
-from kbassist.chunks import Chunk
-from kbassist.knowledge.loader import load_package
-from kbassist.knowledge.models import Document, KnowledgePackage, Section
+from kbassist.core.chunks import Chunk
+from kbassist.core.models import Document, KnowledgePackage, Section
 from kbfactory import make_package
 
 INTERNAL = "Zephyrquill pilot stalled pending the Obsidianmoor partnership."

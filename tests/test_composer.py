@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kbassist.chunks import Chunk, Hit
-from kbassist.composer import Composer, best_sentences, split_sentences
-from kbassist.knowledge.loader import load_package
-from kbassist.knowledge.models import KnowledgePackage
+from kbassist.adapters.package.loader import load_package
+from kbassist.core.chunks import Chunk, Hit
+from kbassist.core.composer import Composer, best_sentences, split_sentences
+from kbassist.core.models import KnowledgePackage
 from kbfactory import make_package
 
 TODAY = date(2026, 11, 22)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from kbassist.adapters.package.loader import load_package
 from kbassist.cli import main
-from kbassist.diff import diff_packages
-from kbassist.knowledge.loader import load_package
+from kbassist.core.diff import diff_packages
 from kbfactory import CLAIMS_YAML, ICP_YAML, MESSAGING_MD, ROADMAP_YAML, make_package
 
 TODAY = date(2026, 11, 22)

@@ -7,18 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from kbassist.assistant import Assistant, build_assistant
-from kbassist.draft import (
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.adapters.package.loader import load_package
+from kbassist.app.assistant import Assistant
+from kbassist.app.settings import Settings
+from kbassist.app.wiring import build_assistant
+from kbassist.core.draft import (
     CALL_OPENER_MAX_WORDS,
     LINKEDIN_MAX_CHARS,
     DraftRequest,
     lexical_ranker,
     plan_draft,
 )
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.errors import UsageError
-from kbassist.knowledge.loader import load_package
-from kbassist.settings import Settings
+from kbassist.core.errors import UsageError
 from kbfactory import CLAIMS_YAML, ROADMAP_YAML, make_package
 
 TODAY = date(2026, 11, 22)

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from kbassist.assistant import Assistant, build_assistant
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.adapters.llm.testing import FunctionBackend
+from kbassist.app.assistant import Assistant
+from kbassist.app.lint import lint_package
+from kbassist.app.settings import Settings
+from kbassist.app.wiring import build_assistant
 from kbassist.cli import main
-from kbassist.embeddings import MiniLMEmbedder
 from kbassist.evals import EvalRun, load_history, run_eval, save_baseline
-from kbassist.lint import lint_package
-from kbassist.llm.testing import FunctionBackend
-from kbassist.settings import Settings
 from kbfactory import make_package
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
-from kbassist.errors import UsageError
+from kbassist.adapters.package.loader import load_package
+from kbassist.core.errors import UsageError
+from kbassist.core.governance import GovernanceContext
+from kbassist.core.models import KnowledgePackage
 from kbassist.evals import default_paths
 from kbassist.evals import evaluators as ev
 from kbassist.evals.baseline import explain, item_fingerprints, load_baseline, metric_deltas
 from kbassist.evals.cases import KINDS, load_suite, unknown_references
 from kbassist.evals.gates import GateSpec, evaluate_gates, load_gates
 from kbassist.evals.metrics import DESCRIPTIONS, percentile
-from kbassist.governance import GovernanceContext
-from kbassist.knowledge.loader import load_package
-from kbassist.knowledge.models import KnowledgePackage
 from kbfactory import make_package
 
 REPO = Path(__file__).resolve().parents[1]

@@ -24,14 +24,15 @@ from pathlib import Path
 
 import pytest
 
-from kbassist.assistant import Assistant, build_assistant
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.adapters.llm.local import free_loopback_port
+from kbassist.adapters.llm.openai_backend import OpenAIBackend
+from kbassist.app.assistant import Assistant
+from kbassist.app.settings import Settings
+from kbassist.app.wiring import build_assistant
 from kbassist.cli import main
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.errors import BackendError
-from kbassist.llm.base import Message
-from kbassist.llm.local import free_loopback_port
-from kbassist.llm.openai_backend import OpenAIBackend
-from kbassist.settings import Settings
+from kbassist.core.errors import BackendError
+from kbassist.core.llm import Message
 from kbfactory import make_package
 from openai_stub import OpenAIStub, Reply
 

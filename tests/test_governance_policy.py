@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from kbassist.chunks import Chunk
-from kbassist.governance import (
+from kbassist.core.chunks import Chunk
+from kbassist.core.governance import (
     GovernanceContext,
     GovernedOutput,
     Violation,
@@ -19,7 +19,7 @@ from kbassist.governance import (
     govern,
     repair,
 )
-from kbassist.knowledge.models import KnowledgePackage
+from kbassist.core.models import KnowledgePackage
 from test_governance_rules import DISCLAIMER, SATELLITE_SAY, TODAY, UNKNOWN, build_package
 
 PACKAGE = build_package()

@@ -11,10 +11,10 @@ from datetime import date
 
 import pytest
 
-from kbassist.governance import RULES, GovernanceContext, Verdict, check
-from kbassist.governance.numbers import extract_quantities
-from kbassist.governance.text import split_sentences
-from kbassist.knowledge.models import (
+from kbassist.core.governance import RULES, GovernanceContext, Verdict, check
+from kbassist.core.governance.numbers import extract_quantities
+from kbassist.core.governance.text import split_sentences
+from kbassist.core.models import (
     Claim,
     EmployeeRange,
     KbConfig,

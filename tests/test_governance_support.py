@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import yaml
 
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.governance import (
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.core.governance import (
     DEFAULT_LEXICAL_THRESHOLD,
     DEFAULT_SUPPORT_THRESHOLD,
     GovernanceContext,

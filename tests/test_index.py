@@ -23,19 +23,19 @@ import numpy as np
 import pytest
 from filelock import FileLock
 
-import kbassist.index as index_module
-from kbassist.chunking import chunk_package
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.errors import IndexError_
-from kbassist.index import (
+import kbassist.adapters.index as index_module
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.adapters.index import (
     KnowledgeIndex,
     bm25_from_postings,
     client_factory,
     update_postings,
 )
-from kbassist.knowledge.loader import load_package
-from kbassist.knowledge.models import KnowledgePackage
-from kbassist.retrieval import bm25_tokens
+from kbassist.adapters.package.loader import load_package
+from kbassist.adapters.retrieval import bm25_tokens
+from kbassist.core.chunking import chunk_package
+from kbassist.core.errors import IndexError_
+from kbassist.core.models import KnowledgePackage
 from kbfactory import MESSAGING_MD, make_package
 
 TESTS = Path(__file__).resolve().parent
@@ -186,9 +186,9 @@ def test_a_failed_build_keeps_the_old_version_serving(
 CHILD = """
 import sys, time
 from pathlib import Path
-import kbassist.index as ix
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.knowledge.loader import load_package
+import kbassist.adapters.index as ix
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.adapters.package.loader import load_package
 
 kb, data, point, marker = sys.argv[1:5]
 

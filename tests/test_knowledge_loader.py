@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kbassist.errors import KnowledgeError
-from kbassist.knowledge import documents
-from kbassist.knowledge.loader import Problem, load_package, package_fingerprint
+from kbassist.adapters.package import documents
+from kbassist.adapters.package.loader import Problem, load_package, package_fingerprint
+from kbassist.core.errors import KnowledgeError
 from kbfactory import CLAIMS_YAML, make_package
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.app.lint import Finding, LintReport, lint_package
 from kbassist.cli import main
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.lint import Finding, LintReport, lint_package
 from kbfactory import CLAIMS_YAML, ICP_YAML, ROADMAP_YAML, make_package
 
 REPO = Path(__file__).resolve().parents[1]

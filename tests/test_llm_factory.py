@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from kbassist.errors import BackendError
-from kbassist.llm import LLMBackend, make_backend
-from kbassist.llm import local as local_module
-from kbassist.llm.openai_backend import OpenAIBackend
-from kbassist.llm.testing import FunctionBackend, ScriptedBackend
+from kbassist.adapters.llm import LLMBackend, make_backend
+from kbassist.adapters.llm import local as local_module
+from kbassist.adapters.llm.openai_backend import OpenAIBackend
+from kbassist.adapters.llm.testing import FunctionBackend, ScriptedBackend
+from kbassist.core.errors import BackendError
 from openai_stub import OpenAIStub
 
 MESSAGES = [{"role": "user", "content": "Hi"}]

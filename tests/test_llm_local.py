@@ -18,12 +18,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kbassist.chunks import Chunk
-from kbassist.errors import BackendError
-from kbassist.knowledge.models import KbConfig
-from kbassist.llm import make_backend
-from kbassist.llm.local import MODEL_ALIAS, LocalBackend, LocalLlamaServer, packaged_model_path
-from kbassist.prompts import format_evidence, kb_variables, load_prompt
+from kbassist.adapters.llm import make_backend
+from kbassist.adapters.llm.local import (
+    MODEL_ALIAS,
+    LocalBackend,
+    LocalLlamaServer,
+    packaged_model_path,
+)
+from kbassist.core.chunks import Chunk
+from kbassist.core.errors import BackendError
+from kbassist.core.models import KbConfig
+from kbassist.core.prompts import format_evidence, kb_variables, load_prompt
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]

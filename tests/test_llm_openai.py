@@ -8,13 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from kbassist.chunks import Chunk
-from kbassist.errors import BackendError
-from kbassist.knowledge.models import RoadmapItem
-from kbassist.llm import LLMBackend
-from kbassist.llm.local import free_loopback_port
-from kbassist.llm.openai_backend import LOOPBACK_DUMMY_KEY, OpenAIBackend, is_loopback_url
-from kbassist.prompts import format_evidence, load_prompt
+from kbassist.adapters.llm import LLMBackend
+from kbassist.adapters.llm.local import free_loopback_port
+from kbassist.adapters.llm.openai_backend import LOOPBACK_DUMMY_KEY, OpenAIBackend, is_loopback_url
+from kbassist.core.chunks import Chunk
+from kbassist.core.errors import BackendError
+from kbassist.core.models import RoadmapItem
+from kbassist.core.prompts import format_evidence, load_prompt
 from openai_stub import OpenAIStub, Reply
 
 MESSAGES = [

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from kbassist.assistant import Assistant, build_assistant
-from kbassist.draft import DraftRequest
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.governance import check
-from kbassist.llm.local import LocalLlamaServer
-from kbassist.settings import Settings
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.adapters.llm.local import LocalLlamaServer
+from kbassist.app.assistant import Assistant
+from kbassist.app.settings import Settings
+from kbassist.app.wiring import build_assistant
+from kbassist.core.draft import DraftRequest
+from kbassist.core.governance import check
 from test_llm_local import require_local_extra
 
 pytestmark = pytest.mark.slow

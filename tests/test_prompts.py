@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from kbassist.chunks import Chunk
-from kbassist.knowledge.models import KbConfig
-from kbassist.prompts import (
+from kbassist.core.chunks import Chunk
+from kbassist.core.models import KbConfig
+from kbassist.core.prompts import (
     NO_SOURCES,
     PromptError,
     PromptTemplate,

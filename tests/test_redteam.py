@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from kbassist.assistant import Assistant, build_assistant
-from kbassist.embeddings import MiniLMEmbedder
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.adapters.llm.openai_backend import OpenAIBackend
+from kbassist.adapters.package.loader import load_package
+from kbassist.app.assistant import Assistant
+from kbassist.app.settings import Settings
+from kbassist.app.wiring import build_assistant
 from kbassist.evals import EvalRun, load_suite, run_eval
-from kbassist.knowledge.loader import load_package
-from kbassist.llm.openai_backend import OpenAIBackend
-from kbassist.settings import Settings
 from openai_stub import OpenAIStub
 
 ROOT = Path(__file__).resolve().parents[1]

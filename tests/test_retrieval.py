@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.index import KnowledgeIndex
-from kbassist.knowledge.loader import load_package
-from kbassist.retrieval import HybridRetriever
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.adapters.index import KnowledgeIndex
+from kbassist.adapters.package.loader import load_package
+from kbassist.adapters.retrieval import HybridRetriever
 from kbfactory import make_package
 
 
@@ -134,9 +134,9 @@ def test_edge_queries(retriever: HybridRetriever) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.index import KnowledgeIndex
-from kbassist.knowledge.loader import load_package
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.adapters.index import KnowledgeIndex
+from kbassist.adapters.package.loader import load_package
 KnowledgeIndex(Path(sys.argv[2]), MiniLMEmbedder()).build(load_package(Path(sys.argv[1])))
 """
 

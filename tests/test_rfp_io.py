@@ -23,9 +23,11 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from kbassist import rfp
-from kbassist.errors import InputFileError, KbassistError, UsageError
-from kbassist.rfp import OUTPUT_COLUMNS, RowAnswer, read_questionnaire, run_rfp
+from kbassist.adapters import questionnaire as rfp
+from kbassist.adapters.questionnaire import OUTPUT_COLUMNS, read_questionnaire
+from kbassist.app.rfp import RfpSummary, run_rfp
+from kbassist.core.errors import InputFileError, KbassistError, UsageError
+from kbassist.core.results import RowAnswer
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "knowledge" / "samples"
@@ -111,7 +113,7 @@ def column(table: list[list[str]], header: str) -> list[str]:
 
 
 def run(in_path: Path, out_path: Path, answer: Callable[[str, str | None], RowAnswer],
-        data_dir: Path, kb_version: str = "kb-1", **kwargs: object) -> rfp.RfpSummary:
+        data_dir: Path, kb_version: str = "kb-1", **kwargs: object) -> RfpSummary:
     return run_rfp(in_path, out_path, answer, kb_version=kb_version, checkpoint_dir=data_dir,
                    **kwargs)  # type: ignore[arg-type]
 
@@ -377,7 +379,8 @@ def test_torn_last_journal_line_is_dropped(tmp_path: Path) -> None:
 KILLED_RUN = """
 import os, signal, sys
 from pathlib import Path
-from kbassist.rfp import RowAnswer, run_rfp
+from kbassist.app.rfp import run_rfp
+from kbassist.core.results import RowAnswer
 calls = []
 def answer(question, section):
     calls.append(question)
@@ -448,7 +451,9 @@ def test_a_writer_failure_midway_leaves_no_partial_output(
         fh.write(b"half a spreadsheet")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(rfp, "_write_csv" if suffix == ".csv" else "_write_xlsx", broken_writer)
+    from kbassist.adapters.questionnaire import write as writer
+
+    monkeypatch.setattr(writer, "_write_csv" if suffix == ".csv" else "_write_xlsx", broken_writer)
     with pytest.raises(InputFileError, match="cannot write .*No space left on device"):
         run(source, out, FakeAnswers(), tmp_path / "data")
     assert out.read_bytes() == b"previous output"
@@ -699,7 +704,7 @@ def test_shipped_samples_are_up_to_date_with_their_generator() -> None:
 
 
 def test_samples_are_not_part_of_the_knowledge_package() -> None:
-    from kbassist.knowledge.loader import load_package
+    from kbassist.adapters.package.loader import load_package
 
     package = load_package(REPO / "knowledge")
     assert not any("samples" in d.path for d in package.documents)

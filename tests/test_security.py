@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from kbassist.assistant import build_assistant
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.adapters.llm.openai_backend import OpenAIBackend
+from kbassist.app.settings import Settings
+from kbassist.app.wiring import build_assistant
 from kbassist.cli import build_parser
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.errors import BackendError, UsageError
-from kbassist.llm.openai_backend import OpenAIBackend
-from kbassist.settings import Settings
+from kbassist.core.errors import BackendError, UsageError
 from kbassist.ui.app import launch, launch_options, require_sign_in
 from kbfactory import make_package
 from openai_stub import OpenAIStub, Reply

@@ -15,8 +15,9 @@ import pytest
 from gradio_client import Client
 
 from e2e.support import serve
-from kbassist.assistant import Assistant, build_assistant
-from kbassist.auth import hash_password
+from kbassist.app.assistant import Assistant
+from kbassist.app.auth import hash_password
+from kbassist.app.wiring import build_assistant
 from kbassist.ui.app import Api
 from kbfactory import indexed_ui_assistant
 

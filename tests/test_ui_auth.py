@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kbassist.auth import hash_password, load_users, make_authenticator, verify_password
-from kbassist.errors import UsageError
+from kbassist.app.auth import hash_password, load_users, make_authenticator, verify_password
+from kbassist.core.errors import UsageError
 
 FAST = 1_000  # iterations: enough to exercise the format, quick enough for tests
 

@@ -13,10 +13,11 @@ from typing import Any
 import gradio as gr
 import pytest
 
-from kbassist.assistant import Assistant, build_assistant
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.errors import InputFileError, UsageError
-from kbassist.settings import Settings
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.app.assistant import Assistant
+from kbassist.app.settings import Settings
+from kbassist.app.wiring import build_assistant
+from kbassist.core.errors import InputFileError, UsageError
 from kbassist.ui.app import build_app, launch_options, require_sign_in
 from kbassist.ui.ask import CHECKING, AskHandlers
 from kbassist.ui.common import OutputFolder, UiContext, checked_upload
@@ -130,15 +131,14 @@ def test_thumbs_are_stored_with_comment_and_user(ctx: UiContext) -> None:
     assert audit.feedback()[-1]["rating"] == "up"
 
 
-def test_last_output_id_is_per_thread(assistant: Assistant) -> None:
+def test_each_result_carries_its_own_output_id(assistant: Assistant) -> None:
     """Reps are answered on several threads; each must get its own answer's audit id."""
     questions = ["How is Nordlicht Fleet priced?", "Do you support single sign-on?",
                  "Do you integrate with SAP?", "Is there a live fleet map?"]
     seen: dict[str, int | None] = {}
 
     def work(question: str) -> None:
-        assistant.ask(question)
-        seen[question] = assistant.last_output_id
+        seen[question] = assistant.ask(question).output_id
 
     threads = [threading.Thread(target=work, args=(q,)) for q in questions]
     for thread in threads:
@@ -336,7 +336,7 @@ def test_safe_launch_defaults(assistant: Assistant) -> None:
 
 
 def test_auth_file_turns_sign_in_on(assistant: Assistant, tmp_path: Path) -> None:
-    from kbassist.auth import hash_password
+    from kbassist.app.auth import hash_password
 
     users = tmp_path / "users.yaml"
     users.write_text(f'dana: "{hash_password("pw", iterations=1000)}"\n', encoding="utf-8")

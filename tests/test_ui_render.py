@@ -9,10 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from kbassist.chunks import Chunk
-from kbassist.governance import GovernedOutput, Violation
-from kbassist.knowledge.loader import load_package
-from kbassist.knowledge.models import KnowledgePackage
+from kbassist.adapters.package.loader import load_package
+from kbassist.core.chunks import Chunk
+from kbassist.core.governance import GovernedOutput, Violation
+from kbassist.core.models import KnowledgePackage
 from kbassist.ui.ask import reveal_steps
 from kbassist.ui.render import (
     ClaimFilter,

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from kbassist.assistant import OutputRecord
-from kbassist.audit import AuditLog
-from kbassist.embeddings import MiniLMEmbedder
-from kbassist.errors import UsageError
-from kbassist.knowledge.loader import load_package
-from kbassist.knowledge.models import KnowledgePackage
-from kbassist.usage_report import bar_chart, usage_report
+from kbassist.adapters.audit import AuditLog
+from kbassist.adapters.embeddings import MiniLMEmbedder
+from kbassist.adapters.package.loader import load_package
+from kbassist.app.usage_report import bar_chart, usage_report
+from kbassist.core.errors import UsageError
+from kbassist.core.models import KnowledgePackage
+from kbassist.core.results import OutputRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 10, 11, 18, 0, tzinfo=UTC)  # a Sunday evening

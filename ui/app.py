@@ -18,13 +18,16 @@ from typing import Any, cast
 
 import gradio as gr
 
-from kbassist.assistant import Assistant, build_assistant
-from kbassist.audit import Rating
-from kbassist.auth import load_users, make_authenticator
-from kbassist.draft import DraftRequest
-from kbassist.errors import KbassistError, UsageError
-from kbassist.runtime import configure_offline_environment
-from kbassist.settings import Settings
+from kbassist.app import operations
+from kbassist.app.assistant import Assistant
+from kbassist.app.auth import load_users, make_authenticator
+from kbassist.app.runtime import configure_offline_environment
+from kbassist.app.settings import Settings
+from kbassist.app.wiring import build_assistant
+from kbassist.core.draft import DraftRequest
+from kbassist.core.errors import KbassistError, UsageError
+from kbassist.core.fit import FitResult
+from kbassist.core.results import AskResult, DraftResult, Rating
 from kbassist.ui.ask import build_ask_tab
 from kbassist.ui.common import OutputFolder, UiContext
 from kbassist.ui.draft import build_draft_tab, channel_of
@@ -48,6 +51,11 @@ def _one_line_errors() -> Iterator[None]:
         raise gr.Error(str(exc), print_exception=False) from None
 
 
+def _with_output_id(result: AskResult | DraftResult | FitResult) -> dict[str, Any]:
+    """The result's JSON plus the audit id of the output it records."""
+    return {**result.to_json(), "output_id": result.output_id}
+
+
 class Api:
     """The app's public API (``gradio_client``): stable names, JSON-able results in the CLI's
     ``--json`` shapes plus ``output_id`` (the audit id that ``feedback`` takes; None when the
@@ -64,18 +72,18 @@ class Api:
         with _one_line_errors():
             if not question.strip():
                 raise UsageError("the question is empty")
-            return self._with_output_id(self.assistant.ask(
-                question.strip(), persona=persona or None, segment=segment or None).to_json())
+            return _with_output_id(self.assistant.ask(
+                question.strip(), persona=persona or None, segment=segment or None))
 
     def draft(self, channel: str, persona: str, segment: str = "", account: str = "",
               contact: str = "", context: str = "", rep_name: str = "") -> dict[str, Any]:
         """A governed outreach draft (the shape of `kbassist draft --json`) and its output_id;
         channel is email, linkedin or call-opener."""
         with _one_line_errors():
-            return self._with_output_id(self.assistant.draft(DraftRequest(
+            return _with_output_id(self.assistant.draft(DraftRequest(
                 channel=channel_of(channel), persona=persona, segment=segment or None,
                 account=account or None, contact=contact or None, context=context or None,
-                rep_name=rep_name or None)).to_json())
+                rep_name=rep_name or None)))
 
     def fit(self, description: str) -> dict[str, Any]:
         """The ICP fit verdict with reasons (the shape of `kbassist fit --json`) and its
@@ -83,7 +91,7 @@ class Api:
         with _one_line_errors():
             if not description.strip():
                 raise UsageError("the prospect description is empty")
-            return self._with_output_id(self.assistant.fit(description.strip()).to_json())
+            return _with_output_id(self.assistant.fit(description.strip()))
 
     def feedback(self, output_id: int, rating: str, comment: str = "",
                  request: gr.Request | None = None) -> dict[str, Any]:
@@ -91,8 +99,7 @@ class Api:
         output_id an ask, draft or fit result carries; stored in the audit log like the Ask
         tab's thumbs, and a thumbs-down is also a gap. Returns feedback_id, output_id, rating."""
         with _one_line_errors():
-            audit = self.assistant.audit
-            if audit is None:
+            if self.assistant.audit is None:
                 raise UsageError("feedback is not recorded: the audit log is off "
                                  "(KBASSIST_AUDIT=false)")
             target = self._output_id(output_id)
@@ -101,14 +108,10 @@ class Api:
                 raise UsageError(f"the comment is {len(text)} characters long; "
                                  f"at most {self.MAX_COMMENT} are allowed")
             choice = str(rating or "").strip().lower()
-            feedback_id = audit.record_feedback(  # checks the rating and that the output exists
-                target, cast(Rating, choice), text, user=getattr(request, "username", None))
+            feedback_id = operations.record_feedback(  # checks the rating and the output
+                self.assistant, target, cast(Rating, choice), text,
+                user=getattr(request, "username", None))
             return {"feedback_id": feedback_id, "output_id": target, "rating": choice}
-
-    def _with_output_id(self, result: dict[str, Any]) -> dict[str, Any]:
-        """The result plus the audit id of the output just made (kept per thread: read on
-        the thread that made it)."""
-        return {**result, "output_id": self.assistant.last_output_id}
 
     @staticmethod
     def _output_id(value: object) -> int:

@@ -15,9 +15,9 @@ from typing import Any
 
 import gradio as gr
 
-from kbassist.assistant import AskResult
-from kbassist.audit import Rating
-from kbassist.errors import KbassistError
+from kbassist.app import operations
+from kbassist.core.errors import KbassistError
+from kbassist.core.results import AskResult, Rating
 from kbassist.ui.common import ANY, UNEXPECTED, UiContext, log, persona_choices, segment_choices
 from kbassist.ui.render import governance_details, governance_title, sentences, sources_html
 
@@ -85,7 +85,7 @@ class AskHandlers:
             chat = [*chat[:-1], {"role": "assistant", "content": f"⚠️ {text}"}]
             yield chat, chat, question, ids
             return
-        output_id = self.ctx.assistant.last_output_id
+        output_id = result.output_id
         chat = [*chat[:-1], badge_message(result)]
         for i, partial in enumerate(reveal_steps(result.answer)):
             if i:
@@ -108,12 +108,12 @@ class AskHandlers:
         rating: Rating | None = None
         if isinstance(data.liked, bool):
             rating = "up" if data.liked else "down"
-        audit = self.ctx.assistant.audit
-        if rating is None or output_id is None or audit is None:
+        if rating is None or output_id is None or self.ctx.assistant.audit is None:
             return comment
         try:
-            audit.record_feedback(output_id, rating, (comment or "").strip(),
-                                  user=getattr(request, "username", None))
+            operations.record_feedback(self.ctx.assistant, output_id, rating,
+                                       (comment or "").strip(),
+                                       user=getattr(request, "username", None))
         except KbassistError as exc:
             gr.Warning(f"Feedback not recorded: {exc}")
             return comment

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from kbassist.assistant import Assistant
-from kbassist.errors import InputFileError, KbassistError
-from kbassist.knowledge.models import KnowledgePackage
+from kbassist.app.assistant import Assistant
+from kbassist.core.errors import InputFileError, KbassistError
+from kbassist.core.models import KnowledgePackage
 
 log = logging.getLogger("kbassist.ui")
 

@@ -7,8 +7,8 @@ from typing import Any, get_args
 
 import gradio as gr
 
-from kbassist.draft import Channel, DraftRequest
-from kbassist.errors import UsageError
+from kbassist.core.draft import Channel, DraftRequest
+from kbassist.core.errors import UsageError
 from kbassist.ui.common import (
     ANY,
     UiContext,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from kbassist.errors import UsageError
-from kbassist.knowledge.models import KnowledgePackage, Segment
+from kbassist.core.errors import UsageError
+from kbassist.core.models import KnowledgePackage, Segment
 from kbassist.ui.common import UiContext, reported
 from kbassist.ui.render import error_html, fit_html
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import gradio as gr
 
-from kbassist.gaps import gaps_report
+from kbassist.app import operations
 from kbassist.ui.common import UiContext, reported
 from kbassist.ui.render import error_html, gaps_html
 
@@ -29,8 +29,7 @@ class GapsHandlers:
         since = assistant.today - timedelta(days=days) if days else None
         action = "build the gaps report"
         with reported(action) as outcome:
-            report = gaps_report(assistant.audit, assistant.package,
-                                 assistant.embedder.embed_batch, since=since)
+            report = operations.gaps(assistant, since=since)
             path = self.ctx.outputs.session(request) / f"gaps-{date.today().isoformat()}.csv"
             path.write_text(report.to_csv(), encoding="utf-8")
         if outcome.message:

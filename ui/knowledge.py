@@ -9,8 +9,8 @@ from typing import Any, get_args
 
 import gradio as gr
 
-from kbassist.knowledge.models import ClaimKind
-from kbassist.lint import lint_package
+from kbassist.app import operations
+from kbassist.core.models import ClaimKind
 from kbassist.ui.common import (
     ANY,
     UiContext,
@@ -57,7 +57,7 @@ class KnowledgeHandlers:
     def lint(self) -> str:
         with reported("check the package") as outcome:
             root = self.ctx.assistant.settings.kb
-            report = lint_package(root, today=self.ctx.assistant.today)
+            report = operations.lint(self.ctx.assistant)
             html = findings_html(report.errors, report.warnings, root=Path(root))
         return error_html("check the package", outcome.message) if outcome.message else html
 

@@ -14,9 +14,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from kbassist.chunks import Chunk
-from kbassist.governance import GovernedOutput
-from kbassist.knowledge.models import Claim, KnowledgePackage, RoadmapItem
+from kbassist.core.chunks import Chunk
+from kbassist.core.governance import GovernedOutput
+from kbassist.core.models import Claim, KnowledgePackage, RoadmapItem
 
 # The board's columns: package status -> what reps call it.
 BOARD_COLUMN = {"available": "now", "next": "next", "later": "later", "never": "never"}

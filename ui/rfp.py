@@ -8,14 +8,11 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from kbassist.rfp import (
-    MAX_INPUT_BYTES,
-    OUTPUT_COLUMNS,
-    READ_SUFFIXES,
-    Questionnaire,
-    _plan_columns,  # the writer's column plan, so the preview reads what it wrote
-    read_questionnaire,
-    run_rfp,
+from kbassist.app.operations import (
+    QUESTIONNAIRE_MAX_BYTES,
+    QUESTIONNAIRE_SUFFIXES,
+    answer_questionnaire,
+    answered_rows,
 )
 from kbassist.ui.common import UiContext, checked_upload, reported, safe_name
 from kbassist.ui.render import error_html
@@ -31,37 +28,18 @@ def output_name(upload: Path) -> str:
     return f"{safe_name(upload.stem, 'questionnaire')}-answered{suffix}"
 
 
-def _output_columns(source: Path, answered: Path, question_col: str | None
-                    ) -> tuple[Questionnaire, dict[str, int]]:
-    """The answered file and where each output column is in it: the writer's own column plan
-    (an empty "Response" column of the input is filled in place, clashes get a suffix)."""
-    answered_q = read_questionnaire(answered, question_col=question_col)
-    layout = _plan_columns(read_questionnaire(source, question_col=question_col))
-    if answered_q.headers == layout.headers:
-        return answered_q, layout.target
-    by_name = {h.lower().removesuffix(" (kbassist)"): i for i, h in enumerate(answered_q.headers)}
-    return answered_q, {c: by_name[c] for c in OUTPUT_COLUMNS if c in by_name}
-
-
 def preview_frame(source: Path, answered: Path, question_col: str | None = None
                   ) -> pd.DataFrame:
     """The answered file, as the rep will download it, reduced to what needs reading."""
-    q, where = _output_columns(source, answered, question_col)
-
-    def cell(row: list[str], column: str) -> str:
-        return row[where[column]] if column in where else ""
-
     rows = []
-    for number, row in enumerate(q.rows, 1):
-        if not q.question(row):
-            continue
-        review = cell(row, "needs_review") or "no"
-        reason = cell(row, "review_reason")
+    for row in answered_rows(source, answered, question_col):
+        review = row["needs_review"] or "no"
+        reason = row["review_reason"]
         rows.append({
-            "#": number, "question": q.question(row), "answer": cell(row, "answer"),
-            "confidence": _number(cell(row, "confidence")),
+            "#": row["#"], "question": row["question"], "answer": row["answer"],
+            "confidence": _number(row["confidence"]),
             "review": f"{review}: {reason}" if review == "yes" and reason else review,
-            "sources": cell(row, "sources").replace("; ", "\n"),
+            "sources": row["sources"].replace("; ", "\n"),
         })
     return pd.DataFrame(rows, columns=list(EMPTY_PREVIEW.columns))
 
@@ -112,15 +90,15 @@ class RfpHandlers:
         """(summary, preview table, download button)."""
         action = "answer the questionnaire"
         with reported(action) as outcome:
-            source = checked_upload(upload, suffixes=READ_SUFFIXES, max_bytes=MAX_INPUT_BYTES,
+            source = checked_upload(upload, suffixes=QUESTIONNAIRE_SUFFIXES,
+                                    max_bytes=QUESTIONNAIRE_MAX_BYTES,
                                     blocked=self.ctx.blocked)
             progress(0, desc="Reading the questionnaire")
             out = self.ctx.outputs.fresh(request) / output_name(source)
             assistant = self.ctx.assistant
             column = question_col.strip() or None
-            summary = run_rfp(
-                source, out, assistant.answer_rfp_row, kb_version=assistant.package.kb_version,
-                checkpoint_dir=assistant.settings.data_dir, question_col=column, progress=True)
+            summary = answer_questionnaire(assistant, source, out, question_col=column,
+                                           progress=True)
             frame = preview_frame(source, out, column)
         if outcome.message:
             return (error_html(action, outcome.message), EMPTY_PREVIEW,

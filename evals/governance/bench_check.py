@@ -22,10 +22,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from kbassist.chunks import Chunk
-from kbassist.governance import GovernanceContext, check, support
-from kbassist.knowledge.loader import load_package
-from kbassist.knowledge.models import KnowledgePackage
+from kbassist.adapters.package.loader import load_package
+from kbassist.core.chunks import Chunk
+from kbassist.core.governance import GovernanceContext, check, support
+from kbassist.core.models import KnowledgePackage
 
 HERE = Path(__file__).resolve().parent
 INJECTED = [
@@ -97,7 +97,7 @@ def _summary(timings: list[float]) -> dict[str, float]:
 
 
 def run(kb: Path, n: int) -> dict[str, Any]:
-    from kbassist.embeddings import MiniLMEmbedder
+    from kbassist.adapters.embeddings import MiniLMEmbedder
 
     package = load_package(kb)
     today = date.today()

@@ -7,7 +7,7 @@ with the best F1 for flagging unsupported sentences (ties: higher precision, the
 of the tied plateau), and reports precision/recall/F1 on the held-out groups
 (position % 3 == 2) with it. The lexical fallback (no embedder) is calibrated the same way.
 ``--write`` saves support_calibration.json next to this script; the engine's defaults
-(kbassist.governance.support.DEFAULT_*) are set from it by hand, and
+(kbassist.core.governance.support.DEFAULT_*) are set from it by hand, and
 tests/test_governance_support.py checks they agree.
 """
 
@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from kbassist.governance import support
-from kbassist.governance.context import lowercase_vocabulary
+from kbassist.core.governance import support
+from kbassist.core.governance.context import lowercase_vocabulary
 
 HERE = Path(__file__).resolve().parent
 LABELLED = HERE / "support_labelled.yaml"
@@ -134,7 +134,7 @@ def calibrate(scored: Sequence[Scored]) -> dict[str, Any]:
         "calibration_items": len(train),
         "heldout_items": len(heldout),
         "embedding": {
-            "model": "all-MiniLM-L6-v2 int8 (kbassist.embeddings.MiniLMEmbedder)",
+            "model": "all-MiniLM-L6-v2 int8 (kbassist.adapters.embeddings.MiniLMEmbedder)",
             "threshold": cosine,
             "calibration": metrics(train, cosine),
             "heldout": metrics(heldout, cosine),
@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help=f"write {RESULTS.name}")
     args = parser.parse_args(argv)
-    from kbassist.embeddings import MiniLMEmbedder
+    from kbassist.adapters.embeddings import MiniLMEmbedder
 
     result = calibrate(score_items(load_items(), MiniLMEmbedder().embed_batch))
     text = json.dumps(result, indent=2) + "\n"

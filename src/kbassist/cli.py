@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from kbassist.errors import KbassistError, KnowledgeError
-from kbassist.runtime import configure_offline_environment
+from kbassist.app.runtime import configure_offline_environment
+from kbassist.core.errors import KbassistError, KnowledgeError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -139,7 +139,7 @@ def _version() -> str:
 def _settings(args: argparse.Namespace) -> Any:
     from pydantic import ValidationError
 
-    from kbassist.settings import load_settings
+    from kbassist.app.settings import load_settings
 
     overrides = {"kb": args.kb, "data_dir": args.data_dir, "chroma_url": args.chroma_url}
     try:
@@ -151,7 +151,7 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _assistant(args: argparse.Namespace) -> Any:
-    from kbassist.assistant import build_assistant
+    from kbassist.app.wiring import build_assistant
 
     return build_assistant(_settings(args))
 
@@ -194,7 +194,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
-    from kbassist.draft import DraftRequest
+    from kbassist.core.draft import DraftRequest
 
     request = DraftRequest(
         channel=args.channel, persona=args.persona, segment=args.segment,
@@ -216,15 +216,11 @@ def cmd_draft(args: argparse.Namespace) -> int:
 
 
 def cmd_rfp(args: argparse.Namespace) -> int:
-    from kbassist.rfp import run_rfp
+    from kbassist.app.operations import answer_questionnaire
 
-    assistant = _assistant(args)
-    package = assistant.package
-    summary = run_rfp(
-        args.input, args.output, assistant.answer_rfp_row, kb_version=package.kb_version,
-        checkpoint_dir=assistant.settings.data_dir, question_col=args.question_col,
-        sheet=args.sheet, progress=not args.no_progress and sys.stderr.isatty(),
-    )
+    summary = answer_questionnaire(
+        _assistant(args), args.input, args.output, question_col=args.question_col,
+        sheet=args.sheet, progress=not args.no_progress and sys.stderr.isatty())
     print(
         f"answered {summary.answered} question(s), {summary.resumed} resumed, "
         f"{summary.needs_review} need review, in {summary.seconds:.1f}s -> {summary.output}"
@@ -260,20 +256,17 @@ def _since(value: str | None) -> Any:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from kbassist.assistant import open_audit_log
+    from kbassist.app.operations import export_audit
 
-    log = open_audit_log(_settings(args))
-    sys.stdout.write(log.export("csv" if args.csv else "json", since=_since(args.since)))
+    sys.stdout.write(export_audit(_settings(args), "csv" if args.csv else "json",
+                                  since=_since(args.since)))
     return EXIT_OK
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
-    from kbassist.gaps import gaps_report
+    from kbassist.app.operations import gaps
 
-    assistant = _assistant(args)
-    assert assistant.audit is not None
-    report = gaps_report(assistant.audit, assistant.package, assistant.embedder.embed_batch,
-                         since=_since(args.since))
+    report = gaps(_assistant(args), since=_since(args.since))
     if args.json:
         print(report.dumps())
     elif args.csv:
@@ -284,14 +277,11 @@ def cmd_gaps(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from kbassist.usage_report import usage_report
+    from kbassist.app.operations import usage
 
     if args.days < 1:
         raise KbassistError("--days must be at least 1")
-    assistant = _assistant(args)
-    assert assistant.audit is not None
-    report = usage_report(assistant.audit, assistant.package, days=args.days,
-                          embed=assistant.embedder.embed_batch)
+    report = usage(_assistant(args), days=args.days)
     if args.output_dir:
         args.output_dir.mkdir(parents=True, exist_ok=True)
         (args.output_dir / "usage.svg").write_text(report.to_svg(), encoding="utf-8")
@@ -304,14 +294,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from kbassist.lint import lint_package, rule_counts
+    from kbassist.app.lint import rule_counts
+    from kbassist.app.operations import lint
 
-    embed = None
-    if not args.no_embeddings:
-        from kbassist.embeddings import MiniLMEmbedder
-
-        embed = MiniLMEmbedder().embed_batch
-    report = lint_package(_settings(args).kb, embed=embed)
+    report = lint(_assistant(args), embeddings=not args.no_embeddings)
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -325,7 +311,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from kbassist.assistant import build_assistant
+    from kbassist.app.wiring import build_assistant
     from kbassist.evals import default_paths, load_history, run_eval, save_baseline
 
     if args.repeat < 1:
@@ -354,26 +340,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from contextlib import ExitStack
+    from kbassist.app.operations import diff_versions
 
-    from kbassist.diff import diff_packages, export_version
-    from kbassist.knowledge.loader import load_package
-
-    kb = _settings(args).kb
-    with ExitStack() as stack:
-        old = stack.enter_context(export_version(args.old, kb))
-        new = stack.enter_context(export_version(args.new or str(kb), kb))
-        packages = []
-        for version in (old, new):
-            try:
-                packages.append(load_package(version.path))
-            except KnowledgeError as exc:
-                raise KbassistError(f"{version.label}: the knowledge package has "
-                                    f"{len(exc.problems)} error(s), first: {exc.problems[0]}"
-                                    ) from exc
-        result = diff_packages(packages[0], packages[1],
-                               old_label=old.label, new_label=new.label, old_as_of=old.as_of,
-                               today=new.as_of)
+    result = diff_versions(_settings(args).kb, args.old, args.new)
     if args.json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -389,7 +358,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
-    from kbassist.auth import main as hash_main
+    from kbassist.app.auth import main as hash_main
 
     try:
         return hash_main()

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from e2e.support import REPO, serve
-from kbassist.assistant import Assistant, build_assistant
-from kbassist.settings import Settings
+from kbassist.app.assistant import Assistant
+from kbassist.app.settings import Settings
+from kbassist.app.wiring import build_assistant
 
 CHROMIUM = Path(os.environ.get("KBASSIST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

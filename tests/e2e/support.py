@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kbassist.assistant import Assistant
+from kbassist.app.assistant import Assistant
 from kbassist.ui.app import launch
 
 REPO = Path(__file__).resolve().parents[2]

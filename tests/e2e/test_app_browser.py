@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 
 from e2e.support import ARTIFACTS, REPO, shoot
-from kbassist.assistant import Assistant
+from kbassist.app.assistant import Assistant
 
 pytestmark = [pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting':Warning"),
               pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:Warning")]

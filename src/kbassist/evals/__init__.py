@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kbassist.errors import UsageError
+from kbassist.core.errors import UsageError
 from kbassist.evals.baseline import compare, load_baseline, metric_deltas
 from kbassist.evals.baseline import save_baseline as write_baseline
 from kbassist.evals.cases import Case, Suite, load_suite
@@ -25,8 +25,8 @@ from kbassist.evals.metrics import compute_metrics
 from kbassist.evals.runner import CaseRun, CaseRunner
 
 if TYPE_CHECKING:
-    from kbassist.assistant import Assistant
-    from kbassist.knowledge.models import KnowledgePackage
+    from kbassist.app.assistant import Assistant
+    from kbassist.core.models import KnowledgePackage
 
 __all__ = [
     "EvalRun",
@@ -133,8 +133,8 @@ def default_paths(suite: str = "default", evals_root: Path | None = None
 
 def prompt_versions() -> dict[str, Any]:
     """Every prompt's version (the offline composer's too): what a baseline is keyed to."""
-    from kbassist.assistant import OFFLINE_PROMPT
-    from kbassist.prompts import load_prompt
+    from kbassist.app.generation import OFFLINE_PROMPT
+    from kbassist.core.prompts import load_prompt
 
     versions: dict[str, Any] = {str(OFFLINE_PROMPT["id"]): OFFLINE_PROMPT["version"]}
     versions.update({p: load_prompt(p).version for p in PROMPT_IDS})
@@ -199,11 +199,11 @@ def run_eval(
 def evaluation_assistant(assistant: Assistant) -> Assistant:
     """The assistant the cases run on: ``assistant`` itself when it is already an unaudited
     eval assistant, else a twin sharing its settings, embedder, backend, date and index, but
-    with channel "eval" and no listeners, so eval outputs never enter the audit log (the gaps
+    with channel "eval" and no audit log, so eval outputs never enter the audit log (the gaps
     and usage reports read it) and a live UI's own records are left alone."""
-    from kbassist.assistant import build_assistant
+    from kbassist.app.wiring import build_assistant
 
-    if assistant.channel == "eval" and not assistant.listeners:
+    if assistant.channel == "eval" and assistant.audit is None:
         return assistant
     settings = assistant.settings.model_copy(update={"audit": False})
     return build_assistant(settings, embedder=assistant.embedder, backend=assistant.backend,

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from kbassist.errors import UsageError
-from kbassist.knowledge.models import KnowledgePackage
+from kbassist.adapters.files import write_text_atomic
+from kbassist.core.errors import UsageError
+from kbassist.core.models import KnowledgePackage
 
 BASELINE_FORMAT = 1
 MAX_OUTPUT_CHARS = 4000
@@ -88,11 +87,7 @@ def save_baseline(run: Any, package: KnowledgePackage, path: Path) -> None:
     """Write atomically: a crash never leaves a half-written committed file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(baseline_data(run, package), indent=1, ensure_ascii=False) + "\n"
-    handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.chmod(temp, 0o644)  # a file for the repository, not a private temp file
-    os.replace(temp, path)
+    write_text_atomic(path, text, mode=0o644)  # a file for the repository
 
 
 def load_baseline(path: Path) -> dict[str, Any] | None:

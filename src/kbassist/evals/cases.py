@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from kbassist.errors import UsageError
-from kbassist.knowledge.models import ID_PATTERN, KnowledgePackage
-from kbassist.knowledge.yaml_lines import YamlProblem, line_of, load_yaml, strip_lines
+from kbassist.core.errors import UsageError
+from kbassist.core.models import ID_PATTERN, KnowledgePackage
+from kbassist.core.yaml_lines import YamlProblem, line_of, load_yaml, strip_lines
 
 CaseKind = Literal["ask", "draft", "rfp", "fit"]
 Status = Literal["available", "next", "later", "never"]

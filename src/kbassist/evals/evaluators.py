@@ -13,13 +13,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from kbassist.chunks import Chunk
-from kbassist.governance import GovernanceContext, check
-from kbassist.governance.analysis import analyse
-from kbassist.governance.check import factual_sentences
-from kbassist.governance.names import COMMON_CAPITALISED
-from kbassist.governance.text import STOPWORDS, WORD_RE, normalise_wording, shingles, stems
-from kbassist.knowledge.models import KnowledgePackage
+from kbassist.core.chunks import Chunk
+from kbassist.core.governance import GovernanceContext, check
+from kbassist.core.governance.analysis import analyse
+from kbassist.core.governance.check import factual_sentences
+from kbassist.core.governance.names import COMMON_CAPITALISED
+from kbassist.core.governance.text import STOPWORDS, WORD_RE, normalise_wording, shingles, stems
+from kbassist.core.models import KnowledgePackage
 
 Result = tuple[object, str]
 LEAK_SHINGLE = 4  # words in a row shared with an internal note (and no public text)

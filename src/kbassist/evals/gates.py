@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from kbassist.errors import UsageError
-from kbassist.knowledge.yaml_lines import YamlProblem, line_of, load_yaml, strip_lines
+from kbassist.core.errors import UsageError
+from kbassist.core.yaml_lines import YamlProblem, line_of, load_yaml, strip_lines
 
 
 class GateSpec(BaseModel):

@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from kbassist.core.governance import RULES
 from kbassist.evals.runner import CaseRun, Outcome
-from kbassist.governance import RULES
 
 HIT_KS = (1, 3, 5)
 

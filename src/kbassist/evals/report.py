@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from kbassist.core.governance import RULES
 from kbassist.evals.metrics import DESCRIPTIONS
-from kbassist.governance import RULES
 
 if TYPE_CHECKING:
     from kbassist.evals import EvalRun

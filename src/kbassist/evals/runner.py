@@ -14,16 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kbassist.assistant import Assistant, build_assistant
-from kbassist.chunking import claim_chunk, persona_chunk, roadmap_chunk, segment_chunk
-from kbassist.chunks import Chunk
-from kbassist.draft import DraftRequest
+from kbassist.app.assistant import Assistant
+from kbassist.app.wiring import build_assistant
+from kbassist.core.chunking import claim_chunk, persona_chunk, roadmap_chunk, segment_chunk
+from kbassist.core.chunks import Chunk
+from kbassist.core.draft import DraftRequest
+from kbassist.core.governance import GovernanceContext
+from kbassist.core.governance.policy import GovernedOutput
+from kbassist.core.models import KnowledgePackage
+from kbassist.core.ports import memoize_embed
 from kbassist.evals import evaluators as ev
 from kbassist.evals.cases import Case, unknown_references
-from kbassist.fit import memoize_embed
-from kbassist.governance import GovernanceContext
-from kbassist.governance.policy import GovernedOutput
-from kbassist.knowledge.models import KnowledgePackage
 
 RETRIEVAL_DEPTH = 10  # ranks looked at for MRR; hit@k uses the first k of them
 
