@@ -10,8 +10,9 @@ import pytest
 
 from kbassist.adapters.package.loader import load_package
 from kbassist.core.chunks import Chunk, Hit
-from kbassist.core.composer import Composer, best_sentences, split_sentences
+from kbassist.core.composer import Composer, best_sentences
 from kbassist.core.models import KnowledgePackage
+from kbassist.core.text import prose_sentences as split_sentences
 from kbfactory import make_package
 
 TODAY = date(2026, 11, 22)

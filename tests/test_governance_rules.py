@@ -13,7 +13,6 @@ import pytest
 
 from kbassist.core.governance import RULES, GovernanceContext, Verdict, check
 from kbassist.core.governance.numbers import extract_quantities
-from kbassist.core.governance.text import split_sentences
 from kbassist.core.models import (
     Claim,
     EmployeeRange,
@@ -24,6 +23,7 @@ from kbassist.core.models import (
     Segment,
     Voice,
 )
+from kbassist.core.text import split_sentences
 
 TODAY = date(2026, 6, 1)
 DISCLAIMER = "Roadmap items are plans, not commitments, and can change."

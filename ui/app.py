@@ -10,7 +10,6 @@ answer never waits for another's.
 from __future__ import annotations
 
 import atexit
-import ipaddress
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from kbassist.app.wiring import build_assistant
 from kbassist.core.draft import DraftRequest
 from kbassist.core.errors import KbassistError, UsageError
 from kbassist.core.fit import FitResult
+from kbassist.core.net import is_loopback_host
 from kbassist.core.results import AskResult, DraftResult, Rating
 from kbassist.ui.ask import build_ask_tab
 from kbassist.ui.common import OutputFolder, UiContext
@@ -182,16 +182,9 @@ def launch_options(settings: Settings, *, host: str, port: int) -> dict[str, Any
     return options
 
 
-def is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a hostname or interface name: assume it is reachable from outside
-
-
 def require_sign_in(settings: Settings, host: str) -> None:
     """Off loopback the app serves only behind sign-in: refuse to start without a users file."""
-    if settings.auth_file is None and not is_loopback(host):
+    if settings.auth_file is None and not is_loopback_host(host):
         raise UsageError(f"refusing to serve on {host} without sign-in: set KBASSIST_AUTH_FILE "
                          "to a users file (see 'kbassist hash-password'), or bind 127.0.0.1")
 

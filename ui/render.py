@@ -17,6 +17,7 @@ from typing import Any
 from kbassist.core.chunks import Chunk
 from kbassist.core.governance import GovernedOutput
 from kbassist.core.models import Claim, KnowledgePackage, RoadmapItem
+from kbassist.core.text import sentences as core_sentences
 
 # The board's columns: package status -> what reps call it.
 BOARD_COLUMN = {"available": "now", "next": "next", "later": "later", "never": "never"}
@@ -157,10 +158,7 @@ def checks_panel_html(governed: GovernedOutput, citations: Sequence[Chunk],
 
 def sentences(text: str) -> list[str]:
     """Reveal steps for an answer: its sentences (a line break counts as a boundary)."""
-    import re
-
-    parts = [p for p in re.split(r"(?<=[.!?])\s+|\n", text) if p.strip()]
-    return parts or [text]
+    return core_sentences(text) or [text]
 
 
 # -- knowledge ---------------------------------------------------------------------------

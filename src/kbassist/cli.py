@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run only matching cases (repeatable)")
     evals.add_argument("--no-history", action="store_true",
                        help="don't append this run to <data-dir>/evals/history.jsonl")
+    evals.add_argument("--package", action="append", metavar="NAME|all",
+                       help="run the eval packages (evals/packages/NAME; repeatable; 'all')")
 
     diff = commands.add_parser("diff", help="what changed between two package versions")
     _common(diff)
@@ -318,6 +320,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise KbassistError("--repeat must be at least 1")
     settings = _settings(args).model_copy(update={"audit": False})
     assistant = build_assistant(settings, channel="eval")
+    if args.package:
+        return _eval_packages(args, assistant)
     run = run_eval(assistant, suite=args.suite, cases_dir=args.cases, repeat=args.repeat,
                    baseline=args.baseline, gates=args.gates, record_history=not args.no_history,
                    only=args.only)
@@ -337,6 +341,36 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         print(run.to_markdown())
     return EXIT_OK if run.passed else EXIT_CHECK_FAILED
+
+
+def _eval_packages(args: argparse.Namespace, assistant: Any) -> int:
+    from kbassist.evals import EVALS_ROOT, load_history, save_baseline
+    from kbassist.evals.packages import run_packages
+
+    result = run_packages(assistant, args.package, evals_root=EVALS_ROOT, repeat=args.repeat,
+                          record_history=not args.no_history, only=args.only)
+    for name, run in result.runs.items():
+        if args.save_baseline:
+            target = EVALS_ROOT / "packages" / name / "baseline.json"
+            save_baseline(run, target)
+            print(f"wrote the baseline {target}", file=sys.stderr)
+        if args.report_dir:
+            folder = args.report_dir / name
+            folder.mkdir(parents=True, exist_ok=True)
+            history = [h for h in load_history(assistant.settings.data_dir)
+                       if h.get("suite") == run.suite] or [run.history_entry()]
+            (folder / "report.html").write_text(run.to_html(history), encoding="utf-8")
+            (folder / "summary.md").write_text(run.to_markdown(), encoding="utf-8")
+    if args.report_dir:
+        args.report_dir.mkdir(parents=True, exist_ok=True)
+        (args.report_dir / "summary.md").write_text(result.to_markdown(), encoding="utf-8")
+        print(f"wrote {args.report_dir / 'summary.md'} and a report per package",
+              file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(result.to_markdown())
+    return EXIT_OK if result.passed else EXIT_CHECK_FAILED
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

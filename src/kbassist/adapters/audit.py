@@ -41,10 +41,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kbassist.core.errors import KbassistError, UsageError
-from kbassist.core.results import OutputRecord, Rating
+from kbassist.core.results import LOW_CONFIDENCE, OutputRecord, Rating
 
 SCHEMA_VERSION = 1
-LOW_CONFIDENCE = 0.5  # an answer below this confidence is logged as a gap
 ROADMAP_REQUEST_STATUSES = ("next", "later", "never")
 QUESTION_WORKFLOWS = ("ask", "rfp")  # workflows whose inputs carry a rep's or buyer's question
 REDACTED = "[redacted]"

@@ -47,6 +47,7 @@ from kbassist.core.llm import LLMBackend
 from kbassist.core.models import KnowledgePackage
 from kbassist.core.ports import Embed, Embedder, memoize_embed
 from kbassist.core.results import (
+    LOW_CONFIDENCE,
     AskResult,
     AuditSink,
     DraftResult,
@@ -56,8 +57,6 @@ from kbassist.core.results import (
 from kbassist.core.roadmap_policy import find_mentions
 
 PROSPECT_NODE = "request:prospect"
-# Confidence below this marks an RFP answer for review.
-REVIEW_CONFIDENCE = 0.5
 # Inputs are bounded (OWASP LLM10, unbounded consumption): a pasted document or a scripted
 # megabyte would otherwise go whole into every prompt and governance pass.
 MAX_INPUT_CHARS = 4000  # a question, a draft's context, a prospect description
@@ -382,7 +381,7 @@ def _review_reasons(result: AskResult) -> list[str]:
         reasons.append("roadmap item")
     if result.governed.status != "pass":
         reasons.append("violation")
-    if not result.unknown and result.confidence < REVIEW_CONFIDENCE:
+    if not result.unknown and result.confidence < LOW_CONFIDENCE:
         reasons.append("low confidence")
     return reasons
 

@@ -18,7 +18,13 @@ from kbassist.core.governance import GovernanceContext, GovernedOutput, Violatio
 from kbassist.core.governance.types import WITHHELD
 from kbassist.core.llm import LLMBackend
 from kbassist.core.models import KnowledgePackage
-from kbassist.core.prompts import format_evidence, kb_variables, load_prompt, neutralise_delimiters
+from kbassist.core.prompts import (
+    PROMPT_IDS,
+    format_evidence,
+    kb_variables,
+    load_prompt,
+    neutralise_delimiters,
+)
 from kbassist.core.results import split_citations
 
 OFFLINE_PROMPT = {"id": "offline-composer", "version": 1}
@@ -86,7 +92,6 @@ def governed_generation(
 
 
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
-PROMPT_IDS = ("ask", "draft", "rfp", "revise")
 
 
 def system_prompts() -> list[str]:

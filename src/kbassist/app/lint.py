@@ -37,9 +37,9 @@ from kbassist.core.errors import KnowledgeError
 from kbassist.core.governance import GovernanceContext, Violation, check
 from kbassist.core.governance import numbers as quantities
 from kbassist.core.governance.roadmap_names import AVAILABLE, build_index, find_names
-from kbassist.core.governance.text import content_stems, split_sentences
-from kbassist.core.models import Document, KnowledgePackage
+from kbassist.core.models import PROOF_KINDS, Document, KnowledgePackage
 from kbassist.core.ports import Embed
+from kbassist.core.text import content_stems, split_sentences
 from kbassist.core.yaml_lines import split_front_matter
 
 EXPIRY_WARNING_DAYS = 30
@@ -48,7 +48,6 @@ EXPIRY_WARNING_DAYS = 30
 DUPLICATE_WARNING = 0.85
 DUPLICATE_ERROR = 0.95
 LEXICAL_DUPLICATE = 0.75  # Jaccard of content stems, when no embedder is given
-PROOF_KINDS = frozenset({"proof", "customer", "stat"})
 
 # Governance rule -> (lint rule, severity in messaging/, severity in reference/).
 DOCUMENT_RULES: dict[str, tuple[str, str, str]] = {

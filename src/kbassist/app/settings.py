@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kbassist.core.llm import DEFAULT_OPENAI_MODEL
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KBASSIST_", extra="forbid", frozen=True)
@@ -20,7 +22,7 @@ class Settings(BaseSettings):
     llm: Literal["offline", "openai", "local"] = Field(
         "offline", description="Who writes the text: the offline composer or an LLM."
     )
-    model: str = Field("gpt-4o-mini", description="Model name for the openai backend.")
+    model: str = Field(DEFAULT_OPENAI_MODEL, description="Model name for the openai backend.")
     openai_base_url: str | None = Field(
         None,
         validation_alias=AliasChoices("OPENAI_BASE_URL", "KBASSIST_OPENAI_BASE_URL"),

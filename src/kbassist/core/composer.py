@@ -16,6 +16,7 @@ from kbassist.core.chunking import roadmap_chunk
 from kbassist.core.chunks import Chunk, Hit
 from kbassist.core.models import KnowledgePackage, RoadmapItem
 from kbassist.core.roadmap_policy import approved_wording, find_mentions
+from kbassist.core.text import STOPWORDS, prose_sentences, topic_stem
 
 # Cosine similarity (MiniLM) below which the best passage is not about the question.
 UNKNOWN_THRESHOLD = 0.30
@@ -29,18 +30,6 @@ ROADMAP_IMPLIED = 0.35
 AUTHORITY = {"claim": 0, "roadmap": 1, "icp": 2, "messaging": 3, "reference": 4}
 
 _WORD = re.compile(r"[a-z0-9]+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-_STOP = frozenset(
-    [
-        "a", "an", "the", "is", "are", "was", "were", "be", "been", "of", "to", "in", "on", "for",
-        "and", "or", "with", "by", "at", "from", "as", "it", "its", "this", "that", "these",
-        "those", "do", "does", "did", "how", "what", "which", "who", "whom", "why", "when", "where",
-        "can", "could", "would", "should", "will", "shall", "may", "might", "we", "our", "you",
-        "your", "they", "their", "i", "me", "my", "us", "about", "any", "some",
-    ]
-)
-
-
 # Words that say what kind of question it is, not what it is about.
 _GENERIC = frozenset(
     [
@@ -53,6 +42,8 @@ _GENERIC = frozenset(
         "like", "get", "make", "done", "yes", "not", "no", "one", "new", "current", "currently",
         # how a rep relays a question: "our prospect asked ...", "they want to know ..."
         "know", "ask", "asked", "asking", "wonder", "wondering", "question", "prospect",
+        # "does it integrate with X": the question is about X
+        "integrate", "integrates", "integration", "integrations",
     ]
 )
 # Below this share of the question's specific words found in the retrieved text, a middling
@@ -71,7 +62,7 @@ class Composed:
 
 
 def content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
+    return {w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
 
 
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
@@ -84,16 +75,9 @@ def plain_text(markdown: str) -> str:
     return _MD_NOISE.sub("", _MD_LINK.sub(r"\1", "\n".join(lines)))
 
 
-def _stem(word: str) -> str:
-    for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + replacement
-    return word
-
-
 def specific_words(text: str) -> set[str]:
     """Stemmed content words that carry the topic of a question."""
-    return {_stem(w) for w in content_words(text) if w not in _GENERIC}
+    return {topic_stem(w) for w in content_words(text) if w not in _GENERIC}
 
 
 def coverage(question: str, texts: Sequence[str]) -> float:
@@ -103,20 +87,15 @@ def coverage(question: str, texts: Sequence[str]) -> float:
         return 1.0
     found: set[str] = set()
     for text in texts:
-        found |= wanted & {_stem(w) for w in content_words(text)}
+        found |= wanted & {topic_stem(w) for w in content_words(text)}
     return len(found) / len(wanted)
-
-
-def split_sentences(text: str) -> list[str]:
-    flat = " ".join(line.strip(" -*#>\t") for line in text.splitlines() if line.strip())
-    return [s.strip() for s in _SENTENCE_END.split(flat) if s.strip()]
 
 
 def best_sentences(passage: str, question: str, limit: int = 2) -> list[str]:
     """The passage sentences that share the most content words with the question."""
     wanted = content_words(question)
     sentences = [
-        s for s in split_sentences(plain_text(passage))
+        s for s in prose_sentences(plain_text(passage))
         if len(s) > 20 and "|" not in s and s[-1] in ".!?"
     ]
     if not sentences:
@@ -162,7 +141,7 @@ def missing_names(question: str, texts: Sequence[str]) -> set[str]:
     standard) that nothing retrieved mentions."""
     seen = " ".join(texts).lower()
     return {m for m in _NAME.findall(question)
-            if len(m) > 2 and m.lower() not in _STOP and m.lower() not in seen}
+            if len(m) > 2 and m.lower() not in STOPWORDS and m.lower() not in seen}
 
 
 def is_unknown(question: str, hits: Sequence[Hit], mentioned: Sequence[RoadmapItem]) -> bool:
@@ -181,7 +160,8 @@ def is_unknown(question: str, hits: Sequence[Hit], mentioned: Sequence[RoadmapIt
         rest = question
         for name in names:
             rest = rest.replace(name, " ")
-        return coverage(rest, texts) < MIN_COVERAGE
+        # nothing else specific ("does it integrate with HubSpot?"): the name is the topic
+        return not specific_words(rest) or coverage(rest, texts) < MIN_COVERAGE
     return best < CONFIDENT_DENSE and coverage(question, texts) < MIN_COVERAGE
 
 
@@ -191,7 +171,7 @@ def _covering(question: str, hits: list[Hit], limit: int) -> list[Hit]:
     covered: set[str] = set()
     wanted = specific_words(question)
     for hit in hits:
-        words = wanted & {_stem(w) for w in content_words(hit.chunk.text)}
+        words = wanted & {topic_stem(w) for w in content_words(hit.chunk.text)}
         if not chosen or words - covered:
             chosen.append(hit)
             covered |= words

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from kbassist.core.models import Claim, KnowledgePackage, RoadmapItem
+from kbassist.core.models import PROOF_KINDS, Claim, KnowledgePackage, RoadmapItem
 
-PROOF_KINDS = frozenset({"proof", "customer", "stat"})
 EXPIRING_DAYS = 30
 _SCOPE_FIELDS = ("kind", "personas", "segments", "customer", "pillar", "expires")
 

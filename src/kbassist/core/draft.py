@@ -7,7 +7,6 @@ writer fills fixed templates with that approved wording, so it never invents any
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,15 +14,22 @@ from typing import Literal
 
 from kbassist.core.composer import content_words
 from kbassist.core.errors import UsageError
-from kbassist.core.models import Claim, KnowledgePackage, Objection, Persona, RoadmapItem
+from kbassist.core.models import (
+    PROOF_KINDS,
+    Claim,
+    KnowledgePackage,
+    Objection,
+    Persona,
+    RoadmapItem,
+)
 from kbassist.core.roadmap_policy import approved_wording, find_mentions
+from kbassist.core.text import prose_sentences
 
 Channel = Literal["email", "linkedin", "call-opener"]
 CHANNELS: tuple[Channel, ...] = ("email", "linkedin", "call-opener")
 LINKEDIN_MAX_CHARS = 300
 CALL_OPENER_MAX_WORDS = 75  # about 30 seconds at a speaking pace of 150 words a minute
 EMAIL_MAX_WORDS = 220
-PROOF_KINDS = {"proof", "customer", "stat"}
 
 # Scores claims against a query: returns one similarity per claim (higher is closer).
 Ranker = Callable[[str, Sequence[str]], Sequence[float]]
@@ -221,13 +227,9 @@ def enforce_channel_limits(draft: Draft, channel: Channel) -> Draft:
     if channel == "linkedin":
         if len(draft.body) <= LINKEDIN_MAX_CHARS:
             return Draft("", draft.body)
-        return Draft("", fit_chars(_sentences(draft.body), LINKEDIN_MAX_CHARS))
+        return Draft("", fit_chars(prose_sentences(draft.body), LINKEDIN_MAX_CHARS))
     if channel == "call-opener":
-        return Draft("", fit_words(_sentences(draft.body), CALL_OPENER_MAX_WORDS))
+        return Draft("", fit_words(prose_sentences(draft.body), CALL_OPENER_MAX_WORDS))
     words = draft.body.split()
     body = draft.body if len(words) <= EMAIL_MAX_WORDS * 2 else " ".join(words[:EMAIL_MAX_WORDS])
     return Draft(draft.subject or "", body)
-
-
-def _sentences(text: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.!?])\s+", text.replace("\n", " ").strip()) if s]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"  # KBASSIST_MODEL unset, KBASSIST_LLM=openai
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 
 

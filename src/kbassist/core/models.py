@@ -26,6 +26,10 @@ DEFAULT_UNKNOWN = (
 )
 
 
+# Claim kinds that are evidence (a customer, a figure, a story), not capabilities.
+PROOF_KINDS = frozenset({"proof", "customer", "stat"})
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 

@@ -121,6 +121,9 @@ def _placeholders(template: str, where: str) -> set[str]:
 # ---------------------------------------------------------------------- loading
 
 
+PROMPT_IDS = ("ask", "draft", "rfp", "revise")  # every template kbassist ships
+
+
 def default_prompts_dir() -> Path:
     """The packaged prompts (``kbassist/prompts_data``), else the source checkout's ``prompts/``."""
     packaged = Path(__file__).parents[1] / "prompts_data"

@@ -14,6 +14,8 @@ from typing import Any, Literal, Protocol
 from kbassist.core.chunks import Chunk
 from kbassist.core.governance import GovernedOutput
 
+# Below this confidence an answer is flagged for review (RFP) and logged as a gap (audit).
+LOW_CONFIDENCE = 0.5
 _MARKER = re.compile(r"\s?\[([A-Za-z0-9:_./#-]+)\]")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +40,6 @@ __all__ = [
 
 EVALS_ROOT = Path("evals")
 HISTORY_FILE = Path("evals") / "history.jsonl"
-PROMPT_IDS = ("ask", "draft", "rfp", "revise")
 
 
 @dataclass
@@ -122,6 +122,12 @@ def default_paths(suite: str = "default", evals_root: Path | None = None
     and ``evals/baseline.json`` for the default suite; ``evals/<suite>/`` holds another
     suite's cases, and its own gates.yaml and baseline.json (gates fall back to the default)."""
     root = evals_root or EVALS_ROOT
+    if suite.startswith("packages/"):  # an eval package: evals/packages/<name>/
+        folder = root / suite
+        own_gates = folder / "gates.yaml"
+        return {"cases": folder / "cases",
+                "gates": own_gates if own_gates.is_file() else root / "packages" / "gates.yaml",
+                "baseline": folder / "baseline.json"}
     if suite == "default":
         return {"cases": root / "cases", "gates": root / "gates.yaml",
                 "baseline": root / "baseline.json"}
@@ -134,7 +140,7 @@ def default_paths(suite: str = "default", evals_root: Path | None = None
 def prompt_versions() -> dict[str, Any]:
     """Every prompt's version (the offline composer's too): what a baseline is keyed to."""
     from kbassist.app.generation import OFFLINE_PROMPT
-    from kbassist.core.prompts import load_prompt
+    from kbassist.core.prompts import PROMPT_IDS, load_prompt
 
     versions: dict[str, Any] = {str(OFFLINE_PROMPT["id"]): OFFLINE_PROMPT["version"]}
     versions.update({p: load_prompt(p).version for p in PROMPT_IDS})
@@ -153,6 +159,7 @@ def run_eval(
     compare_baseline: bool = True,
     only: list[str] | None = None,
     evals_root: Path | None = None,
+    extra_metrics: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None,
 ) -> EvalRun:
     """Run a suite on ``assistant`` and score it. ``baseline``/``gates`` default to the
     suite's files (see ``default_paths``); ``only`` keeps the cases whose id or tag is listed.
@@ -168,14 +175,18 @@ def run_eval(
     if assistant.backend is None and repeat > 1:
         notes.append(f"--repeat {repeat} ignored: the offline backend is deterministic")
         repeat = 1
-    runner = CaseRunner(evaluation_assistant(assistant))
+    runner = CaseRunner(evaluation_assistant(assistant),
+                        draft_rubric=suite.startswith("packages/"))
     runs = [runner.run(case, repeat) for case in cases]
     metrics, spread = compute_metrics(runs)
+    cases_json = [case_json(r) for r in runs]
+    if extra_metrics is not None:
+        metrics.update(extra_metrics(cases_json))
     run = EvalRun(
         suite=suite, today=assistant.today.isoformat(), kb_version=package.kb_version,
         backend=assistant.backend_name, model=assistant.model_name,
         prompts=prompt_versions(), metrics=metrics, spread=spread,
-        gates=[], cases=[case_json(r) for r in runs], notes=notes,
+        gates=[], cases=cases_json, notes=notes,
         started_at=started.isoformat(timespec="seconds"), package=package,
     )
     base_path = baseline or paths["baseline"]
@@ -241,7 +252,8 @@ def case_json(run: CaseRun) -> dict[str, Any]:
     depends = [*expect.relevant_ids(), *expect.not_cite, *(x for x in (case.persona,
                                                                        case.segment) if x)]
     data: dict[str, Any] = {
-        "id": case.id, "kind": case.kind, "why": case.why, "tags": case.tags,
+        "id": case.id, "kind": case.kind, "class": case.question_class, "why": case.why,
+        "tags": case.tags,
         "file": case.file, "line": case.line, "kb": case.kb, "input": case.inputs(),
         "passed": run.passed, "pass_rate": round(run.pass_rate, 3), "runs": len(run.outcomes),
         "output": shown.output, "citations": shown.citations, "roadmap": shown.roadmap,
@@ -255,7 +267,7 @@ def case_json(run: CaseRun) -> dict[str, Any]:
         "depends_on": sorted(set(depends)),
         "kb_version": run.kb_version,
     }
-    for key in ("verdict", "segment", "needs_review", "review_reason", "subject"):
+    for key in ("verdict", "segment", "needs_review", "review_reason", "subject", "confidence"):
         if key in shown.extra:
             data[key] = shown.extra[key]
     if shown.error:

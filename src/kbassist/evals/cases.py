@@ -60,6 +60,8 @@ class Expect(_Strict):
     max_chars: int | None = None
     verdict: Literal["fit", "partial", "no-fit"] | None = Field(default=None,
                                                                 description="fit verdict")
+    reflect: list[str] = Field(default_factory=list,
+                               description="draft: at least one must appear (the context)")
     segment: str | None = Field(default=None, description="fit: expected segment id (null: none)")
 
     def retrieval_ids(self) -> list[str]:
@@ -77,9 +79,22 @@ class Expect(_Strict):
         return "segment" in self.model_fields_set
 
 
+QuestionClass = Literal["fact", "pricing", "proof", "objection", "promise", "competitor",
+                        "security", "integration", "pitch", "icp", "owner", "typo", "followup",
+                        "multipart", "uncovered"]
+
+
+class Turn(_Strict):
+    role: Literal["user", "assistant"]
+    text: str
+
+
 class Case(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     id: str = Field(pattern=ID_PATTERN)
     kind: CaseKind
+    question_class: QuestionClass | None = Field(default=None, alias="class")  # ask
     why: str = ""
     tags: list[str] = Field(default_factory=list)
     kb: str | None = Field(default=None, description="another package folder, relative to the file")
@@ -92,6 +107,9 @@ class Case(_Strict):
     contact: str | None = None  # draft
     context: str | None = None  # draft
     description: str | None = None  # fit
+    history: list[Turn] = Field(default_factory=list)  # ask: the conversation so far
+    source_file: str | None = None  # rfp: the buyer file the row is from (relative)
+    row: int | None = None  # rfp: its row (xlsx, csv) or number (docx)
     meaning_only: bool = False  # fit: only the embedder can get it (see prospects.yaml)
     expect: Expect = Field(default_factory=lambda: Expect.model_validate({}))
     file: str = ""  # where the case was read from (filled by the loader)
@@ -138,6 +156,8 @@ def _case(raw: Any, path: Path, kind: str | None) -> Case:
         raise UsageError(f"{where}: a case must be a mapping")
     data = strip_lines(raw)
     data.setdefault("kind", kind)
+    if "file" in data:  # an rfp row's buyer file; ``file`` is where the case was read from
+        data["source_file"] = data.pop("file")
     try:
         case = Case.model_validate({**data, "file": path.as_posix(), "line": line_of(raw)})
     except ValidationError as exc:

@@ -18,8 +18,15 @@ from kbassist.core.governance import GovernanceContext, check
 from kbassist.core.governance.analysis import analyse
 from kbassist.core.governance.check import factual_sentences
 from kbassist.core.governance.names import COMMON_CAPITALISED
-from kbassist.core.governance.text import STOPWORDS, WORD_RE, normalise_wording, shingles, stems
 from kbassist.core.models import KnowledgePackage
+from kbassist.core.text import (
+    STOPWORDS,
+    WORD_RE,
+    normalise_wording,
+    prose_sentences,
+    shingles,
+    stems,
+)
 
 Result = tuple[object, str]
 LEAK_SHINGLE = 4  # words in a row shared with an internal note (and no public text)
@@ -41,6 +48,34 @@ def contains_none(text: str, patterns: Sequence[str]) -> tuple[bool, str]:
     found = [p for p in patterns if _matches(text, p)]
     return (not found, "found: " + "; ".join(repr(p) for p in found) if found
             else f"none of {len(patterns)} present")
+
+
+def contains_any(text: str, patterns: Sequence[str]) -> tuple[bool, str]:
+    found = [p for p in patterns if _matches(text, p)]
+    return (bool(found), f"reflects {found[0]!r}" if found
+            else "reflects none of: " + "; ".join(repr(p) for p in patterns))
+
+
+def repeated_claims(text: str, package: KnowledgePackage) -> tuple[bool, str]:
+    """Draft rubric: every approved claim's text at most once."""
+    flat = " ".join(text.lower().split())
+    twice = [c.id for c in package.claims
+             if len(c.text) > 20 and flat.count(" ".join(c.text.lower().split()).rstrip(".")) > 1]
+    return (not twice, "claims stated twice: " + ", ".join(twice) if twice
+            else "each claim at most once")
+
+
+def quoted_objections(text: str, package: KnowledgePackage) -> tuple[bool, str]:
+    """Draft rubric: an objection is answered, never quoted back at the prospect, and ICP
+    pains are not pasted in lower case as they stand in icp.yaml."""
+    flat = " ".join(text.lower().split())
+    pasted = [o.objection for p in package.personas for o in p.objections
+              if " ".join(o.objection.lower().split()).strip(" ?.!'\"") in flat]
+    pasted += [pain for s in package.segments for pain in s.pains
+               if len(pain.split()) > 3 and pain[:1].isupper()
+               and f" {pain[:1].lower()}{pain[1:]}" in text]
+    return (not pasted, "pasted as it stands: " + "; ".join(repr(x) for x in pasted[:3])
+            if pasted else "no objection or pain pasted")
 
 
 def ref_matches(cited: str, expected: str) -> bool:
@@ -120,12 +155,11 @@ def roadmap_treatment(
 
 
 _DATE = re.compile(r"\b(?:Q[1-4]|H[12])\s*20\d\d\b|\b20\d\d\s*(?:Q[1-4]|H[12])\b")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def _dated(text: str, names: Sequence[str]) -> bool:
     """A sentence that names the item also states a quarter or half-year."""
-    for sentence in _SENTENCE.split(text):
+    for sentence in prose_sentences(text):
         lowered = sentence.lower()
         if any(n.lower() in lowered for n in names) and _DATE.search(sentence):
             return True

@@ -95,8 +95,9 @@ class _Context:
 class CaseRunner:
     """Runs cases on one assistant; cases with ``kb`` get a sibling assistant of their own."""
 
-    def __init__(self, assistant: Assistant) -> None:
+    def __init__(self, assistant: Assistant, *, draft_rubric: bool = False) -> None:
         self.assistant = assistant
+        self.draft_rubric = draft_rubric  # each claim once, nothing pasted (eval packages)
         self._contexts: dict[str, _Context] = {}
 
     def context(self, case: Case) -> _Context:
@@ -142,7 +143,7 @@ class CaseRunner:
                            latency_ms=(time.perf_counter() - started) * 1000,
                            checks=[Check("runs", False, f"{type(exc).__name__}: {exc}")])
         outcome.latency_ms = (time.perf_counter() - started) * 1000
-        score(case, outcome, evidence, ctx)
+        score(case, outcome, evidence, ctx, draft_rubric=self.draft_rubric)
         return outcome
 
 
@@ -244,7 +245,8 @@ def _add(outcome: Outcome, name: str, result: tuple[object, str]) -> None:
     outcome.checks.append(Check(name, bool(result[0]), result[1]))
 
 
-def score(case: Case, outcome: Outcome, evidence: list[Chunk], ctx: _Context) -> None:
+def score(case: Case, outcome: Outcome, evidence: list[Chunk], ctx: _Context, *,
+          draft_rubric: bool = False) -> None:
     """Run every evaluator the case's expectations ask for, and the always-on measures."""
     expect = case.expect
     stale = unknown_references(case, ctx.package)
@@ -258,6 +260,9 @@ def score(case: Case, outcome: Outcome, evidence: list[Chunk], ctx: _Context) ->
         _add(outcome, "fit", result)
         outcome.measures["fit_correct"] = result[0]
         return
+    if case.kind == "draft" and draft_rubric:
+        _add(outcome, "claims_once", ev.repeated_claims(outcome.output, ctx.package))
+        _add(outcome, "not_pasted", ev.quoted_objections(outcome.output, ctx.package))
     _score_governed(case, outcome, evidence, ctx)
 
 
@@ -276,6 +281,8 @@ def _score_text(case: Case, outcome: Outcome) -> None:
     if expect.max_words is not None or expect.max_chars is not None:
         body = outcome.extra.get("body", outcome.output)
         _add(outcome, "length", ev.length_limits(body, expect.max_words, expect.max_chars))
+    if expect.reflect:
+        _add(outcome, "reflect", ev.contains_any(outcome.output, expect.reflect))
 
 
 def _score_rule_hits(outcome: Outcome, ctx: _Context) -> None:

@@ -7,12 +7,11 @@ The backends themselves are imported lazily so that importing ``kbassist.adapter
 from __future__ import annotations
 
 from kbassist.core.errors import BackendError
-from kbassist.core.llm import LLMBackend, Message
+from kbassist.core.llm import DEFAULT_OPENAI_MODEL, LLMBackend, Message
 
 __all__ = ["BACKEND_KINDS", "LLMBackend", "Message", "make_backend"]
 
 BACKEND_KINDS = ("offline", "openai", "local")
-DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 
 
 def make_backend(

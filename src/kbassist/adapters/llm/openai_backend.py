@@ -9,7 +9,6 @@ slow server stays slow), and the sleep injectable so tests don't wait.
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import logging
 import math
 import random
@@ -23,6 +22,7 @@ import openai
 
 from kbassist.core.errors import BackendError
 from kbassist.core.llm import Message
+from kbassist.core.net import is_loopback_url
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +33,6 @@ MAX_BACKOFF_S = 8.0
 MAX_RETRY_AFTER_S = 20.0  # a server asking for a longer wait gets an error, not a frozen UI
 
 T = TypeVar("T")
-
-
-def is_loopback_url(url: str) -> bool:
-    """True when ``url`` points at this machine (localhost, 127.0.0.0/8, ::1)."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _one_line(text: object, limit: int = 200) -> str:

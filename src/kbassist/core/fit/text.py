@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from kbassist.core.text import STOPWORDS
+from kbassist.core.text import topic_stem as stem
+
 INDUSTRY_THRESHOLD = 0.48  # industry phrase vs an industry term or segment name
 CONTEXT_THRESHOLD = 0.5  # a clause vs a pain or trigger
 DISQUALIFIER_THRESHOLD = 0.5  # a clause vs a disqualifier (plus a lexical anchor)
@@ -24,12 +27,6 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_STOPWORDS = _words(
-    "a an the and or of for to in on at by with from as is are be been being it its their they "
-    "them this that these those which who whose has have had do does did into than then there "
-    "our we you your i my he she his her all any some so such only just also very more most "
-    "mostly mainly largely primarily about per via other"
-)
 _GENERIC = _words(
     "company companies business businesses firm firms provider providers contractor contractors "
     "operator operators group organisation organization enterprise outfit specialist "
@@ -42,6 +39,10 @@ _GENERIC = _words(
 _NEGATION_CUES = frozenset({"not", "no", "never", "without", "nor", "neither", "none", "cannot"})
 _NEGATION_PAIRS = (("rather", "than"), ("instead", "of"), ("other", "than"))
 _SCOPE_BREAKERS = frozenset({"but", "however", "although", "though", "while", "whereas", "yet"})
+# The toolkit's stop words, less what carries a prospect's meaning: negations, clause breaks,
+# and words a disqualifier turns on ("wants to own the hardware", "fewer than").
+_STOPWORDS = (STOPWORDS | _words("mostly mainly largely primarily whose")) - _NEGATION_CUES \
+    - _SCOPE_BREAKERS - _words("own out off over under above below few more most only")
 _NEGATION_SCOPE = 6
 _TOKEN = re.compile(r"[a-z0-9]+|[,;:.!?()\u2014]")
 
@@ -53,22 +54,6 @@ def _normalise(text: str) -> str:
 def _tokens(text: str) -> list[str]:
     """Lowercase words and clause punctuation; "don't" becomes "do not"."""
     return _TOKEN.findall(_normalise(text))
-
-
-def stem(word: str) -> str:
-    """A deliberately small stemmer: plurals, -ing/-ed, trailing e ("servicing" ~ "service")."""
-    w = word.lower()
-    if len(w) > 4 and w.endswith("ies"):
-        w = w[:-3] + "y"
-    elif len(w) > 4 and w.endswith(("sses", "shes", "ches", "xes")):
-        w = w[:-2]
-    elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        w = w[:-1]
-    for suffix in ("ing", "ed"):
-        if len(w) > len(suffix) + 3 and w.endswith(suffix):
-            w = w[: -len(suffix)]
-            break
-    return w[:-1] if len(w) > 4 and w.endswith("e") else w
 
 
 def _stems_match(a: str, b: str) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from kbassist.core.governance.context import GovernanceContext, RoadmapEntry
 from kbassist.core.governance.numbers import Quantity, extract_quantities
 from kbassist.core.governance.roadmap_names import find_names
-from kbassist.core.governance.text import Span, content_stems, normalise_wording, split_sentences
+from kbassist.core.text import Span, content_stems, normalise_wording, split_sentences
 
 # A mention preceded by these is the prospect's own thing ("your payroll system").
 _OWNED = re.compile(

@@ -15,8 +15,8 @@ from kbassist.core.governance.rule_links import check_links
 from kbassist.core.governance.rule_numbers import check_numbers
 from kbassist.core.governance.rule_roadmap import check_roadmap
 from kbassist.core.governance.rule_wording import check_banned, check_expired, check_internal
-from kbassist.core.governance.text import WORD_RE
 from kbassist.core.governance.types import RULES, WITHHELD, Verdict, Violation
+from kbassist.core.text import WORD_RE
 
 Rule = Callable[[Analysis, GovernanceContext], list[Violation]]
 _RULES: tuple[Rule, ...] = (

@@ -18,7 +18,10 @@ from kbassist.core.governance.links import package_urls
 from kbassist.core.governance.names import COMMON_CAPITALISED, OrgKey, org_key, proper_name_keys
 from kbassist.core.governance.roadmap_names import NameIndex, build_index
 from kbassist.core.governance.support import SupportPolicy
-from kbassist.core.governance.text import (
+from kbassist.core.models import KnowledgePackage, RoadmapItem
+from kbassist.core.ports import Embed
+from kbassist.core.roadmap_policy import name_regex
+from kbassist.core.text import (
     STOPWORDS,
     WORD_RE,
     content_stems,
@@ -27,9 +30,6 @@ from kbassist.core.governance.text import (
     stems,
     wording_set,
 )
-from kbassist.core.models import KnowledgePackage, RoadmapItem
-from kbassist.core.ports import Embed
-from kbassist.core.roadmap_policy import name_regex
 
 
 @dataclass(frozen=True)

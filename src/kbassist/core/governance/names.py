@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from difflib import SequenceMatcher
 
-from kbassist.core.governance.text import split_words
+from kbassist.core.text import split_words
 
 OrgKey = tuple[str, ...]
 

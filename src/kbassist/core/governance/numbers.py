@@ -14,8 +14,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from kbassist.core.governance.text import split_words
 from kbassist.core.governance.types import Span
+from kbassist.core.text import split_words
 
 Key = tuple[str, float]
 

@@ -21,8 +21,8 @@ from kbassist.core.governance.analysis import Analysis, analyse
 from kbassist.core.governance.check import check
 from kbassist.core.governance.context import GovernanceContext, RoadmapEntry
 from kbassist.core.governance.support import is_factual
-from kbassist.core.governance.text import Span, content_stems, excerpt, normalise_wording
 from kbassist.core.governance.types import RULES, WITHHELD, Verdict, Violation
+from kbassist.core.text import Span, content_stems, excerpt, normalise_wording
 
 MAX_PASSES = 3
 # A wrong or outdated figure can be swapped for the approved claim it garbled; an invented

@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from kbassist.core.governance.text import STOPWORDS, WORD_RE, content_stems, stem
 from kbassist.core.models import RoadmapItem
+from kbassist.core.text import STOPWORDS, WORD_RE, content_stems, stem
 
 Tokens = tuple[str, ...]
 NameIndex = dict[str, tuple[tuple[Tokens, str], ...]]  # first token -> (tokens, item id)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from kbassist.core.governance import numbers
 from kbassist.core.governance.analysis import Analysis
 from kbassist.core.governance.context import ExpiredClaim, GovernanceContext
-from kbassist.core.governance.text import WORD_RE, content_stems, shingles, stems
 from kbassist.core.governance.types import Violation
+from kbassist.core.text import WORD_RE, content_stems, shingles, stems
 
 # An expired claim is reused when a sentence carries this share of its content words.
 EXPIRED_OVERLAP = 0.6

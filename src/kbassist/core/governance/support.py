@@ -16,8 +16,8 @@ import numpy as np
 
 from kbassist.core.governance import numbers
 from kbassist.core.governance.names import COMMON_CAPITALISED
-from kbassist.core.governance.text import WORD_RE, content_stems, split_sentences, stem
 from kbassist.core.ports import Embed
+from kbassist.core.text import WORD_RE, content_stems, split_sentences, stem
 
 # Calibrated by evals/governance/calibrate_support.py; see support_calibration.json.
 DEFAULT_SUPPORT_THRESHOLD = 0.61  # best cosine to an evidence unit, with an embedder

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kbassist.core.text import Span
+
 RULES = (
     "unapproved-number",
     "unapproved-customer",
@@ -16,8 +18,6 @@ RULES = (
     "external-link",
     "injected-instruction",
 )
-
-Span = tuple[int, int]
 
 
 WITHHELD = "[withheld: repeats internal text]"  # shown instead of a leaked excerpt

@@ -1,4 +1,11 @@
-"""Text primitives the rules share: sentence spans, word tokens, light stemming, shingles.
+"""The one text toolkit: sentence spans, word tokens, stop words, stemming, shingles.
+
+Two stemmers for two jobs: ``stem`` folds plurals and possessives only (safe for names and
+exact wording, used by governance); ``topic_stem`` also folds -ing/-ed and a trailing e, for
+matching what a question or a prospect is about ("servicing" ~ "service"; the composer and
+ICP fit). Snowball (PyStemmer) was measured as the topic stemmer and left out: it folds
+further ("integrations" ~ "integrate") and moved the sample's unknown answers, a change for
+the answer-engine work to make on purpose, measured across packages.
 
 Offsets are always character offsets into the original text, so a violation can point at
 exactly what a rep will see.
@@ -10,7 +17,7 @@ import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
-from kbassist.core.governance.types import Span
+Span = tuple[int, int]  # character offsets [start, end) into the original text
 
 
 def split_words(words: str) -> list[str]:
@@ -183,3 +190,37 @@ def wording_set(texts: Iterable[str]) -> frozenset[str]:
 def excerpt(text: str, span: Span, limit: int = 240) -> str:
     piece = " ".join(text[span[0] : span[1]].split())
     return piece if len(piece) <= limit else piece[: limit - 1] + "…"
+
+
+@lru_cache(maxsize=65536)
+def topic_stem(word: str) -> str:
+    """A deliberately small stemmer: plurals, -ing/-ed, trailing e ("servicing" ~ "service")."""
+    w = word.lower()
+    if len(w) > 4 and w.endswith("ies"):
+        w = w[:-3] + "y"
+    elif len(w) > 4 and w.endswith(("sses", "shes", "ches", "xes")):
+        w = w[:-2]
+    elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    for suffix in ("ing", "ed"):
+        if len(w) > len(suffix) + 3 and w.endswith(suffix):
+            w = w[: -len(suffix)]
+            break
+    return w[:-1] if len(w) > 4 and w.endswith("e") else w
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of ``text`` as strings (see ``split_sentences`` for the rules)."""
+    return [text[start:end] for start, end in split_sentences(text)]
+
+
+_PROSE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+def prose_sentences(text: str) -> list[str]:
+    """Sentences of flowing prose as plain strings: lines joined (bullet and heading marks
+    dropped), then split where a sentence end meets a capital, digit, quote or bracket. For
+    passages and drafts, where hard-wrapped lines continue a sentence; ``split_sentences``
+    keeps lines and bullets apart, as governance needs to point at what a rep sees."""
+    flat = " ".join(line.strip(" -*#>\t") for line in text.splitlines() if line.strip())
+    return [s.strip() for s in _PROSE_BREAK.split(flat) if s.strip()]
